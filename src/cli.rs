@@ -1,0 +1,171 @@
+//! Command-line syntax (clap). Only syntax lives here; `config` gives it meaning.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Examples:
+  mssp-check --role ih --mgmt mgmt01 --imap mail.example.com
+  mssp-check --role mgmt --ih ih01,ih02 --cas cas01 --format json
+  mssp-check profiles --role cas
+
+Exit codes:
+  0  every required path is ok
+  1  a required path is blocked, intercepted or broken (warnings too with --strict)
+  2  bad input: usage, an unknown role, a malformed host or profile
+  3  the tool itself failed";
+
+/// Checks the network paths of a MailStore Service Provider Edition deployment: which
+/// required ports are blocked, and which are intercepted by antivirus or UTM proxies.
+#[derive(Debug, Parser)]
+#[command(name = "mssp-check", version, after_help = AFTER_HELP)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the outbound paths of a role (the default command).
+    Check(Box<CheckArgs>),
+    /// List the paths of the vendor's port tables.
+    Profiles(ProfilesArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// SERVER of single server mode
+    Server,
+    /// Management Server
+    Mgmt,
+    /// Instance Host
+    Ih,
+    /// Client Access Server
+    Cas,
+    /// an administrator's machine (ADM)
+    Adm,
+    /// an archive user's machine (ANY)
+    Client,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Single,
+    Multi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorArg {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CheckArgs {
+    /// The role of this machine; its outbound paths are checked.
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+
+    /// SERVER of single server mode (host[:port]).
+    #[arg(long, value_name = "HOST", help_heading = "Peers")]
+    pub server: Option<String>,
+    /// Management Server (host[:port]).
+    #[arg(long, value_name = "HOST", help_heading = "Peers")]
+    pub mgmt: Option<String>,
+    /// Instance Hosts, comma-separated or repeated.
+    #[arg(long, value_name = "HOST[,HOST…]", help_heading = "Peers")]
+    pub ih: Vec<String>,
+    /// Client Access Servers, comma-separated or repeated.
+    #[arg(long, value_name = "HOST[,HOST…]", help_heading = "Peers")]
+    pub cas: Vec<String>,
+
+    /// A customer's IMAP server to archive from (143 and 993).
+    #[arg(long, value_name = "HOST", help_heading = "Archiving targets")]
+    pub imap: Vec<String>,
+    /// A customer's POP3 server (110 and 995).
+    #[arg(long, value_name = "HOST", help_heading = "Archiving targets")]
+    pub pop3: Vec<String>,
+    /// A customer's Exchange server, checked at /EWS/Exchange.asmx (443).
+    #[arg(long, value_name = "HOST", help_heading = "Archiving targets")]
+    pub ews: Vec<String>,
+    /// A customer's LDAP or Active Directory server (389 and 636).
+    #[arg(long, value_name = "HOST", help_heading = "Archiving targets")]
+    pub ldap: Vec<String>,
+    /// Check this host instead of my.mailstore.com (labs, mirrors).
+    #[arg(long, value_name = "HOST", help_heading = "Archiving targets")]
+    pub mailstore_host: Option<String>,
+
+    /// Add N to every port of the profiles (for responders on unprivileged ports).
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Probing")]
+    pub port_offset: u16,
+    /// Probe every address of a name, not only the first that answers.
+    #[arg(long, help_heading = "Probing")]
+    pub all_addresses: bool,
+    /// Wait this long for each step: connect, TLS handshake, each read (e.g. 5s, 800ms).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5s",
+        help_heading = "Probing"
+    )]
+    pub timeout: String,
+    /// Probes in flight at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 256,
+        help_heading = "Probing"
+    )]
+    pub concurrency: usize,
+    /// Ask this DNS server (IP[:port]) instead of the system's resolvers.
+    #[arg(long, value_name = "IP[:PORT]", help_heading = "Probing")]
+    pub dns_server: Option<String>,
+    /// Extra root certificates (PEM) that count as publicly trusted.
+    #[arg(long, value_name = "FILE", help_heading = "Probing")]
+    pub public_ca: Vec<PathBuf>,
+    /// Load the port tables from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR", help_heading = "Probing")]
+    pub profiles: Option<PathBuf>,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Table, help_heading = "Output")]
+    pub format: Format,
+    /// Colour in the table.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, help_heading = "Output")]
+    pub color: ColorArg,
+    /// Treat warnings (optional paths, untrusted external certificates) as failures.
+    #[arg(long, help_heading = "Output")]
+    pub strict: bool,
+    /// More detail on stderr (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProfilesArgs {
+    /// Only the paths whose source is this role.
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+    /// Only this mode.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Load the port tables from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub profiles: Option<PathBuf>,
+}

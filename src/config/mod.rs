@@ -1,0 +1,408 @@
+//! Turns the command line and the profiles into one validated [`RunConfig`].
+
+pub mod host;
+pub mod profile;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{CheckArgs, ColorArg, Format, ModeArg, RoleArg};
+use crate::error::UsageError;
+pub use host::{Host, HostSpec};
+pub use profile::{Mode, PathSpec, Profiles, Role, Target, TargetFlag};
+
+/// The default target of the licensing path.
+pub const MAILSTORE_HOST: &str = "my.mailstore.com";
+
+/// Hosts given for each kind of target.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    pub server: Option<HostSpec>,
+    pub mgmt: Option<HostSpec>,
+    pub ih: Vec<HostSpec>,
+    pub cas: Vec<HostSpec>,
+    pub imap: Vec<HostSpec>,
+    pub pop3: Vec<HostSpec>,
+    pub ews: Vec<HostSpec>,
+    pub ldap: Vec<HostSpec>,
+    pub mailstore: Option<HostSpec>,
+}
+
+impl Targets {
+    /// The hosts a path goes to (empty: the path is skipped).
+    #[must_use]
+    pub fn for_path(&self, path: &PathSpec) -> Vec<HostSpec> {
+        match (path.target, path.flag) {
+            (Target::Server, _) => self.server.iter().cloned().collect(),
+            (Target::Mgmt, _) => self.mgmt.iter().cloned().collect(),
+            (Target::Ih, _) => self.ih.clone(),
+            (Target::Cas, _) => self.cas.clone(),
+            (Target::Mailstore, _) => self.mailstore.iter().cloned().collect(),
+            (Target::Any, Some(TargetFlag::Imap)) => self.imap.clone(),
+            (Target::Any, Some(TargetFlag::Pop3)) => self.pop3.clone(),
+            (Target::Any, Some(TargetFlag::Ews)) => self.ews.clone(),
+            (Target::Any, Some(TargetFlag::Ldap)) => self.ldap.clone(),
+            (Target::Any, None) => Vec::new(),
+        }
+    }
+}
+
+/// The command-line flag that supplies a path's host.
+#[must_use]
+pub fn flag_for(path: &PathSpec) -> &'static str {
+    match (path.target, path.flag) {
+        (Target::Server, _) => "--server",
+        (Target::Mgmt, _) => "--mgmt",
+        (Target::Ih, _) => "--ih",
+        (Target::Cas, _) => "--cas",
+        (Target::Mailstore, _) => "--mailstore-host",
+        (Target::Any, Some(TargetFlag::Imap)) => "--imap",
+        (Target::Any, Some(TargetFlag::Pop3)) => "--pop3",
+        (Target::Any, Some(TargetFlag::Ews)) => "--ews",
+        (Target::Any, Some(TargetFlag::Ldap) | None) => "--ldap",
+    }
+}
+
+/// Everything a check run needs, validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub role: Role,
+    pub modes: Vec<Mode>,
+    pub targets: Targets,
+    pub profiles: Profiles,
+    pub port_offset: u16,
+    pub all_addresses: bool,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub dns_server: Option<SocketAddr>,
+    pub public_ca: Vec<PathBuf>,
+    pub format: Format,
+    pub color: ColorArg,
+    pub strict: bool,
+}
+
+impl RunConfig {
+    /// The paths this run checks, in profile order.
+    pub fn paths(&self) -> impl Iterator<Item = &PathSpec> {
+        self.profiles
+            .all()
+            .iter()
+            .filter(|p| p.source == self.role && self.modes.contains(&p.mode))
+    }
+}
+
+/// Validates the arguments of a check run.
+///
+/// # Errors
+/// A [`UsageError`] naming the input and what was expected.
+pub fn validate_check(args: &CheckArgs) -> Result<RunConfig, UsageError> {
+    let role = match args.role {
+        Some(r) => role_of(r),
+        None => {
+            return Err(UsageError::new(
+                "--role is required; expected one of server, mgmt, ih, cas, adm, client \
+                 (e.g. mssp-check --role ih --mgmt mgmt01)",
+            ))
+        }
+    };
+    let profiles = load_profiles(args.profiles.as_ref())?;
+    let targets = validate_targets(args)?;
+    let modes = validate_modes(role, &targets)?;
+    validate_unused_flags(role, &modes, &profiles, args)?;
+    let timeout =
+        parse_duration(&args.timeout).map_err(|e| UsageError::new(format!("--timeout {e}")))?;
+    if args.concurrency == 0 {
+        return Err(UsageError::new("--concurrency 0: expected at least 1"));
+    }
+    let dns_server = args
+        .dns_server
+        .as_deref()
+        .map(parse_dns_server)
+        .transpose()
+        .map_err(|e| UsageError::new(format!("--dns-server {e}")))?;
+    for file in &args.public_ca {
+        if !file.is_file() {
+            return Err(UsageError::new(format!(
+                "--public-ca {}: no such file; expected a PEM file of root certificates",
+                file.display()
+            )));
+        }
+    }
+    Ok(RunConfig {
+        role,
+        modes,
+        targets,
+        profiles,
+        port_offset: args.port_offset,
+        all_addresses: args.all_addresses,
+        timeout,
+        concurrency: args.concurrency,
+        dns_server,
+        public_ca: args.public_ca.clone(),
+        format: args.format,
+        color: args.color,
+        strict: args.strict,
+    })
+}
+
+/// Loads the embedded profiles, or those of `--profiles DIR`.
+///
+/// # Errors
+/// A malformed or unreadable profile, as a usage error naming file and line.
+pub fn load_profiles(dir: Option<&PathBuf>) -> Result<Profiles, UsageError> {
+    match dir {
+        Some(dir) => Profiles::load_dir(dir),
+        None => Profiles::embedded(),
+    }
+    .map_err(|e| UsageError::new(format!("profile {e}")))
+}
+
+#[must_use]
+pub fn role_of(r: RoleArg) -> Role {
+    match r {
+        RoleArg::Server => Role::Server,
+        RoleArg::Mgmt => Role::Mgmt,
+        RoleArg::Ih => Role::Ih,
+        RoleArg::Cas => Role::Cas,
+        RoleArg::Adm => Role::Adm,
+        RoleArg::Client => Role::Client,
+    }
+}
+
+#[must_use]
+pub fn mode_of(m: ModeArg) -> Mode {
+    match m {
+        ModeArg::Single => Mode::Single,
+        ModeArg::Multi => Mode::Multi,
+    }
+}
+
+fn host_flag(flag: &str, value: Option<&String>) -> Result<Option<HostSpec>, UsageError> {
+    value
+        .map(|v| HostSpec::parse(v).map_err(|e| UsageError::new(format!("{flag} {e}"))))
+        .transpose()
+}
+
+fn host_list(flag: &str, values: &[String]) -> Result<Vec<HostSpec>, UsageError> {
+    let mut out = Vec::new();
+    for v in values {
+        for h in HostSpec::parse_list(v).map_err(|e| UsageError::new(format!("{flag} {e}")))? {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn validate_targets(args: &CheckArgs) -> Result<Targets, UsageError> {
+    Ok(Targets {
+        server: host_flag("--server", args.server.as_ref())?,
+        mgmt: host_flag("--mgmt", args.mgmt.as_ref())?,
+        ih: host_list("--ih", &args.ih)?,
+        cas: host_list("--cas", &args.cas)?,
+        imap: host_list("--imap", &args.imap)?,
+        pop3: host_list("--pop3", &args.pop3)?,
+        ews: host_list("--ews", &args.ews)?,
+        ldap: host_list("--ldap", &args.ldap)?,
+        mailstore: Some(
+            match host_flag("--mailstore-host", args.mailstore_host.as_ref())? {
+                Some(h) => h,
+                None => HostSpec {
+                    host: Host::Name(MAILSTORE_HOST.into()),
+                    port: None,
+                },
+            },
+        ),
+    })
+}
+
+/// The mode follows from the role; adm and client follow the peer flags (DESIGN §10).
+fn validate_modes(role: Role, t: &Targets) -> Result<Vec<Mode>, UsageError> {
+    let need = |what: &str| {
+        Err(UsageError::new(format!(
+            "--role {} needs {what}",
+            role.label()
+        )))
+    };
+    match role {
+        Role::Server => Ok(vec![Mode::Single]),
+        Role::Mgmt if t.ih.is_empty() && t.cas.is_empty() => need(
+            "--ih HOST or --cas HOST (the Instance Hosts or Client Access Servers this \
+             Management Server talks to)",
+        ),
+        Role::Ih | Role::Cas if t.mgmt.is_none() => {
+            need("--mgmt HOST (the Management Server this machine pairs with)")
+        }
+        Role::Mgmt | Role::Ih | Role::Cas => Ok(vec![Mode::Multi]),
+        Role::Adm | Role::Client => {
+            let multi_peer = if role == Role::Adm {
+                t.mgmt.is_some()
+            } else {
+                !t.cas.is_empty()
+            };
+            let mut modes = Vec::new();
+            if t.server.is_some() {
+                modes.push(Mode::Single);
+            }
+            if multi_peer {
+                modes.push(Mode::Multi);
+            }
+            if modes.is_empty() {
+                let multi = if role == Role::Adm { "--mgmt" } else { "--cas" };
+                need(&format!(
+                    "--server HOST (single server mode) or {multi} HOST (multi server mode)"
+                ))
+            } else {
+                Ok(modes)
+            }
+        }
+    }
+}
+
+/// A peer flag that no path of the role uses is almost always a mistake (wrong role).
+fn validate_unused_flags(
+    role: Role,
+    modes: &[Mode],
+    profiles: &Profiles,
+    args: &CheckArgs,
+) -> Result<(), UsageError> {
+    let used: Vec<&str> = profiles
+        .all()
+        .iter()
+        .filter(|p| p.source == role && modes.contains(&p.mode))
+        .map(flag_for)
+        .collect();
+    let given = [
+        ("--server", args.server.is_some()),
+        ("--mgmt", args.mgmt.is_some()),
+        ("--ih", !args.ih.is_empty()),
+        ("--cas", !args.cas.is_empty()),
+        ("--imap", !args.imap.is_empty()),
+        ("--pop3", !args.pop3.is_empty()),
+        ("--ews", !args.ews.is_empty()),
+        ("--ldap", !args.ldap.is_empty()),
+        ("--mailstore-host", args.mailstore_host.is_some()),
+    ];
+    for (flag, present) in given {
+        if present && !used.contains(&flag) {
+            let mut uses: Vec<&str> = used.clone();
+            uses.sort_unstable();
+            uses.dedup();
+            return Err(UsageError::new(format!(
+                "{flag} is not used by --role {} ({}); it takes {}",
+                role.label(),
+                role.title(),
+                uses.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `5`, `5s`, `800ms`, `1.5s`, `2m`.
+///
+/// # Errors
+/// A message naming the input.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration; expected e.g. 5s, 800ms, 2m"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        _ => {
+            return Err(format!(
+                "'{text}': unknown unit '{unit}'; expected ms, s or m"
+            ))
+        }
+    };
+    if !(0.001..=600.0).contains(&secs) {
+        return Err(format!("'{text}' is out of range; expected 1ms to 10m"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(sa) = text.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("'{text}' is not an IP address; expected IP or IP:port"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(line: &str) -> CheckArgs {
+        let cli = crate::cli::Cli::try_parse_from(
+            std::iter::once("mssp-check").chain(line.split_whitespace()),
+        )
+        .expect("parses");
+        cli.check
+    }
+
+    #[test]
+    fn ih_with_mgmt_as_typed() {
+        let c = validate_check(&args("--role ih --mgmt mgmt01")).expect("valid");
+        assert_eq!(c.role, Role::Ih);
+        assert_eq!(c.modes, vec![Mode::Multi]);
+        assert_eq!(c.paths().count(), 9);
+    }
+
+    #[test]
+    fn usage_errors_name_the_input() {
+        for (line, needle) in [
+            ("--role ih", "--role ih needs --mgmt"),
+            ("--role mgmt", "--role mgmt needs --ih HOST or --cas"),
+            ("--role adm", "--server HOST (single server mode) or --mgmt"),
+            ("--role ih --mgmt m:0", "--mgmt port 0 in 'm:0'"),
+            (
+                "--role ih --mgmt m --server s",
+                "--server is not used by --role ih",
+            ),
+            ("--role ih --mgmt m --timeout 5x", "unknown unit 'x'"),
+            ("--role ih --mgmt m --timeout 0", "out of range"),
+            ("--role ih --mgmt m --concurrency 0", "--concurrency 0"),
+            (
+                "--role ih --mgmt m --dns-server nope",
+                "--dns-server 'nope'",
+            ),
+            ("--mgmt m", "--role is required"),
+        ] {
+            let e = validate_check(&args(line)).expect_err(line);
+            assert!(e.to_string().contains(needle), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn adm_follows_the_peer_flags() {
+        let c = validate_check(&args("--role adm --server s --mgmt m")).expect("valid");
+        assert_eq!(c.modes, vec![Mode::Single, Mode::Multi]);
+        assert_eq!(c.paths().count(), 4);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5").expect("d"), Duration::from_secs(5));
+        assert_eq!(
+            parse_duration("800ms").expect("d"),
+            Duration::from_millis(800)
+        );
+        assert_eq!(
+            parse_duration("1.5s").expect("d"),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_duration("2m").expect("d"), Duration::from_secs(120));
+    }
+}

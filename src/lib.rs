@@ -1,0 +1,18 @@
+//! `mssp-check`: verifies the network paths of a MailStore Service Provider Edition
+//! deployment — which required paths are blocked, and which are intercepted.
+//!
+//! The pipeline: profile → [`plan`] → [`probe`] → [`observation`] → [`verdict`] →
+//! [`report`]. Only `probe` does I/O; `app` wires it together.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exit;
+pub mod observation;
+pub mod plan;
+pub mod probe;
+pub mod report;
+pub mod runner;
+pub mod sanitize;
+pub mod verdict;

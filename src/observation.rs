@@ -1,0 +1,174 @@
+//! What a probe saw: raw facts with phase timings, before any judgement.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{HostSpec, PathSpec};
+
+/// The step of a probe, named in every timeout and failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Dns,
+    Connect,
+    Tls,
+    Protocol,
+}
+
+impl Phase {
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Dns => "DNS lookup",
+            Phase::Connect => "TCP connect",
+            Phase::Tls => "TLS handshake",
+            Phase::Protocol => "protocol dialogue",
+        }
+    }
+}
+
+/// Why a name did not resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsFailure {
+    /// The name does not exist.
+    NxDomain,
+    /// The name exists but has no A or AAAA record.
+    NoAddress,
+    /// The server answered SERVFAIL (or REFUSED, …): named by `code`.
+    ServerFailure { code: String },
+    /// No DNS server answered in time.
+    Timeout,
+    /// No resolver configuration, or another local failure.
+    Other(String),
+}
+
+/// How a connect attempt ended when it did not connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// TCP RST to our SYN.
+    Refused,
+    /// Nothing came back before the timeout.
+    TimedOut,
+    /// ICMP host/net unreachable or administratively prohibited, or no route here.
+    Unreachable { detail: String },
+    /// Anything else the OS said (address in use, permission denied…).
+    Other { detail: String },
+}
+
+impl ConnectFailure {
+    /// One line: the verdict word and the detail.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            ConnectFailure::Refused => "refused (TCP reset)".into(),
+            ConnectFailure::TimedOut => "filtered (no answer)".into(),
+            ConnectFailure::Unreachable { detail } => format!("unreachable: {detail}"),
+            ConnectFailure::Other { detail } => detail.clone(),
+        }
+    }
+}
+
+/// A TLS handshake that did not complete, by cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The server sent a TLS alert.
+    Alert { description: String },
+    /// The bytes that came back are not TLS; `seen` holds the first of them (raw).
+    NotTls { seen: Vec<u8> },
+    /// The peer closed the connection during the handshake.
+    Closed,
+    /// The peer reset the connection during the handshake.
+    Reset,
+    /// No ServerHello before the timeout.
+    TimedOut,
+    /// Version or cipher negotiation failed, or another protocol error.
+    Other { detail: String },
+}
+
+/// The outcome of one probe, raw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// No host was given for this path.
+    Skipped {
+        flag: &'static str,
+    },
+    Dns(DnsFailure),
+    Connect(ConnectFailure),
+    Tls(TlsFailure),
+    /// Every step the probe kind has completed.
+    Completed,
+    /// Ctrl-C ended the run before this probe finished.
+    Cancelled,
+    /// The probe exceeded its overall deadline while in `phase`.
+    Deadline {
+        phase: Phase,
+    },
+}
+
+/// Trust of a chain as one verifier saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Trust {
+    Trusted,
+    Untrusted { reason: String },
+}
+
+impl Trust {
+    #[must_use]
+    pub fn is_trusted(&self) -> bool {
+        matches!(self, Trust::Trusted)
+    }
+}
+
+/// One certificate of the peer's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub san: Vec<String>,
+    pub self_signed: bool,
+}
+
+/// What the TLS handshake established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFacts {
+    pub version: String,
+    pub cipher: String,
+    pub chain: Vec<CertInfo>,
+    pub public: Trust,
+    pub os: Trust,
+}
+
+/// Time spent in each phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    pub dns: Option<Duration>,
+    pub connect: Option<Duration>,
+    pub tls: Option<Duration>,
+    pub protocol: Option<Duration>,
+    pub total: Duration,
+}
+
+/// One probe of one path to one address (or the attempt to find one).
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub path: Arc<PathSpec>,
+    pub host: Option<HostSpec>,
+    pub port: u16,
+    /// The address actually used (or tried first when none connected).
+    pub address: Option<SocketAddr>,
+    /// The address belongs to this machine.
+    pub local_target: bool,
+    /// Other addresses tried that did not connect, with why.
+    pub other_attempts: Vec<(SocketAddr, ConnectFailure)>,
+    pub outcome: Outcome,
+    pub tls: Option<TlsFacts>,
+    pub timings: Timings,
+}

@@ -1,0 +1,147 @@
+//! The sorted report of a run, its summary, and rendering in the chosen format.
+
+pub mod json;
+pub mod profiles;
+pub mod table;
+
+use std::io::{self, Write};
+
+use crate::config::profile::{Mode, Role};
+use crate::observation::Observation;
+use crate::verdict::{classify, Judgement, Origin, Severity, Verdict};
+
+/// One path's result: what was seen and what it means.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub obs: Observation,
+    pub judgement: Judgement,
+}
+
+/// Counts for the summary line and the exit code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub warned: usize,
+    pub skipped: usize,
+}
+
+/// Facts about the run itself.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub version: &'static str,
+    pub role: Role,
+    pub modes: Vec<Mode>,
+    pub hostname: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub strict: bool,
+    /// Things the user should know that are not about one path.
+    pub notes: Vec<String>,
+}
+
+/// A whole run, sorted.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub meta: Meta,
+    pub rows: Vec<Row>,
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Judges and sorts the observations of a run.
+    #[must_use]
+    pub fn build(meta: Meta, observations: Vec<Observation>, origin: &Origin) -> Self {
+        let mut rows: Vec<Row> = observations
+            .into_iter()
+            .map(|obs| {
+                let judgement = classify(&obs, origin);
+                Row { obs, judgement }
+            })
+            .collect();
+        rows.sort_by_key(sort_key);
+        let mut s = Summary {
+            total: rows.len(),
+            ..Summary::default()
+        };
+        for r in &rows {
+            match r.judgement.severity {
+                Severity::Pass => s.ok += 1,
+                Severity::Warn => s.warned += 1,
+                Severity::Fail => s.failed += 1,
+                Severity::Skip => s.skipped += 1,
+            }
+        }
+        Self {
+            meta,
+            rows,
+            summary: s,
+        }
+    }
+
+    /// The exit code this report asks for.
+    #[must_use]
+    pub fn exit(&self) -> crate::exit::Exit {
+        if self.summary.failed > 0 || (self.meta.strict && self.summary.warned > 0) {
+            crate::exit::Exit::Failed
+        } else {
+            crate::exit::Exit::Ok
+        }
+    }
+
+    /// How many rows have each verdict, in the order of DESIGN §4.
+    #[must_use]
+    pub fn verdict_counts(&self) -> Vec<(Verdict, usize)> {
+        Verdict::ALL
+            .iter()
+            .map(|v| {
+                (
+                    *v,
+                    self.rows
+                        .iter()
+                        .filter(|r| r.judgement.verdict == *v)
+                        .count(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+fn sort_key(r: &Row) -> (Mode, u16, crate::config::profile::Target, String, String) {
+    let p = &r.obs.path;
+    (
+        p.mode,
+        p.port,
+        p.target,
+        r.obs
+            .host
+            .as_ref()
+            .map(crate::config::HostSpec::display_host)
+            .unwrap_or_default(),
+        r.obs.address.map(|a| a.to_string()).unwrap_or_default(),
+    )
+}
+
+/// The report formats of a check run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Table { color: bool, width: Option<u16> },
+    Json,
+}
+
+/// Writes the report; a closed pipe (`| head`) is not an error.
+///
+/// # Errors
+/// Any other write error.
+pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    let r = match style {
+        Style::Table { color, width } => table::render(report, color, width, out),
+        Style::Json => json::render(report, out),
+    };
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,208 @@
+//! The human report: a header, one row a path, the problems with evidence and next steps,
+//! and a summary line (DESIGN §6).
+
+use std::io::{self, Write};
+
+use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
+
+use super::{Report, Row};
+use crate::sanitize::{duration, printable};
+use crate::verdict::{Severity, Verdict};
+
+fn verdict_color(v: Verdict) -> Color {
+    match v {
+        Verdict::Ok => Color::Green,
+        Verdict::Skipped => Color::DarkGrey,
+        Verdict::Intercepted => Color::Magenta,
+        Verdict::Dns | Verdict::NoService | Verdict::ProtocolError | Verdict::TlsFailed => {
+            Color::Yellow
+        }
+        Verdict::Refused | Verdict::Filtered | Verdict::Unreachable => Color::Red,
+    }
+}
+
+fn target_cell(row: &Row) -> String {
+    let o = &row.obs;
+    let Some(host) = &o.host else {
+        return "—".to_string();
+    };
+    let shown = host.display_host();
+    let mut s = printable(&shown, 60);
+    if let Some(a) = o.address {
+        let ip = a.ip().to_string();
+        if ip != shown {
+            s.push_str(&format!(" ({ip})"));
+        }
+    }
+    if o.local_target {
+        s.push_str(" [this machine]");
+    }
+    s
+}
+
+fn time_cell(row: &Row) -> String {
+    if row.judgement.verdict == Verdict::Skipped && row.obs.host.is_none() {
+        return String::new();
+    }
+    let t = row.obs.timings.total;
+    if t.as_millis() < 1000 {
+        format!("{}ms", t.as_millis())
+    } else {
+        format!("{:.1}s", t.as_secs_f64())
+    }
+}
+
+fn detail_cell(row: &Row) -> String {
+    let mut s = printable(&row.judgement.reason, 120);
+    if !row.obs.path.required {
+        s.push_str(" (optional)");
+    }
+    s
+}
+
+/// Writes the table report.
+///
+/// # Errors
+/// Write errors.
+pub fn render(
+    report: &Report,
+    color: bool,
+    width: Option<u16>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let m = &report.meta;
+    let modes: Vec<&str> = m.modes.iter().map(|m| m.label()).collect();
+    writeln!(
+        out,
+        "mssp-check {} · role {} ({}, {} server mode) · from {} · {}",
+        m.version,
+        m.role.label(),
+        m.role.title(),
+        modes.join(" + "),
+        printable(&m.hostname, 60),
+        m.started_at
+    )?;
+    for note in &m.notes {
+        writeln!(out, "note: {}", printable(note, 300))?;
+    }
+    writeln!(out)?;
+
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    if color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    if let Some(w) = width {
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+        table.set_width(w);
+    }
+    table.set_header([
+        "PATH", "TARGET", "PORT", "PROBE", "VERDICT", "TIME", "DETAIL",
+    ]);
+    for row in &report.rows {
+        let p = &row.obs.path;
+        let mut verdict = Cell::new(row.judgement.verdict.label());
+        if color {
+            verdict = verdict.fg(verdict_color(row.judgement.verdict));
+            if row.judgement.severity == Severity::Fail {
+                verdict = verdict.add_attribute(Attribute::Bold);
+            }
+        }
+        table.add_row(vec![
+            Cell::new(format!("{} → {}", p.source.label(), p.target.label())),
+            Cell::new(target_cell(row)),
+            Cell::new(row.obs.port).set_alignment(CellAlignment::Right),
+            Cell::new(p.probe.label()),
+            verdict,
+            Cell::new(time_cell(row)).set_alignment(CellAlignment::Right),
+            Cell::new(detail_cell(row)),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+
+    let problems: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| matches!(r.judgement.severity, Severity::Fail | Severity::Warn))
+        .collect();
+    if !problems.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Problems ({})", problems.len())?;
+        for r in problems {
+            problem(r, color, out)?;
+        }
+    }
+    writeln!(out)?;
+    let counts: Vec<String> = report
+        .verdict_counts()
+        .iter()
+        .map(|(v, n)| format!("{n} {}", v.label()))
+        .collect();
+    let warned = if report.summary.warned > 0 {
+        format!(
+            ", {} warning{}",
+            report.summary.warned,
+            if report.summary.warned == 1 { "" } else { "s" }
+        )
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "{} paths: {}{warned}  (exit {}, {})",
+        report.summary.total,
+        counts.join(", "),
+        report.exit().code(),
+        duration(std::time::Duration::from_millis(m.duration_ms))
+    )
+}
+
+fn problem(r: &Row, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let (mark, paint) = match r.judgement.severity {
+        Severity::Fail => ("✗", "\x1b[31m"),
+        _ => ("!", "\x1b[33m"),
+    };
+    let (on, off) = if color { (paint, "\x1b[0m") } else { ("", "") };
+    let p = &r.obs.path;
+    let host = r
+        .obs
+        .host
+        .as_ref()
+        .map_or_else(|| "—".to_string(), crate::config::HostSpec::display_host);
+    writeln!(
+        out,
+        " {on}{mark}{off} {} → {}:{}  {on}{}{off}{}",
+        p.source.label(),
+        printable(&host, 60),
+        r.obs.port,
+        r.judgement.verdict.label(),
+        if p.required { "" } else { " (optional path)" }
+    )?;
+    writeln!(out, "   {}", printable(&r.judgement.reason, 200))?;
+    for f in r
+        .judgement
+        .findings
+        .iter()
+        .filter(|f| f.kind != "local-target")
+    {
+        writeln!(out, "   [{}] {}", f.kind, printable(&f.detail, 300))?;
+    }
+    if let Some(leaf) = r.obs.tls.as_ref().and_then(|t| t.chain.first()) {
+        if r.judgement.verdict != crate::verdict::Verdict::Ok || !r.judgement.findings.is_empty() {
+            writeln!(
+                out,
+                "   certificate {}, issuer {}  sha1 {}  sha256 {}",
+                printable(&leaf.subject, 100),
+                printable(&leaf.issuer, 100),
+                leaf.sha1,
+                leaf.sha256
+            )?;
+        }
+    }
+    if let Some(h) = &r.judgement.hint {
+        writeln!(out, "   Next: {}", printable(h, 300))?;
+    }
+    Ok(())
+}

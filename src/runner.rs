@@ -1,0 +1,112 @@
+//! Runs every probe of a run at once, bounded by `--concurrency`, and every DNS lookup
+//! once. Ctrl-C cancels what has not finished; finishing order never shows in results.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::observation::{Observation, Outcome};
+use crate::plan::Resolution;
+use crate::probe::connector::Connector;
+use crate::probe::dns::Dns;
+use crate::probe::{self, Job, ProbeContext};
+
+/// Resolves each name once, all at the same time.
+pub async fn resolve_all(dns: Arc<Dns>, names: Vec<String>) -> BTreeMap<String, Resolution> {
+    let mut set = JoinSet::new();
+    for name in names {
+        let dns = Arc::clone(&dns);
+        set.spawn(async move {
+            let t = Instant::now();
+            let r = dns.resolve(&name).await;
+            (name, (r, t.elapsed()))
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((name, r)) = joined {
+            out.insert(name, r);
+        }
+    }
+    out
+}
+
+/// Runs `jobs`, at most `concurrency` at once. The result has one observation per job, in
+/// the order of `jobs`.
+pub async fn run_jobs<C: Connector>(
+    ctx: Arc<ProbeContext<C>>,
+    jobs: Vec<Job>,
+    concurrency: usize,
+    cancel: CancellationToken,
+) -> Vec<Observation> {
+    let limit = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for (i, job) in jobs.iter().cloned().enumerate() {
+        let ctx = Arc::clone(&ctx);
+        let limit = Arc::clone(&limit);
+        let cancel = cancel.clone();
+        set.spawn(async move {
+            let obs = tokio::select! {
+                biased;
+                () = cancel.cancelled() => job.observe(Outcome::Cancelled, None),
+                obs = async {
+                    let Ok(_permit) = limit.acquire().await else {
+                        return job.observe(Outcome::Cancelled, None);
+                    };
+                    probe::run(&ctx, &job).await
+                } => obs,
+            };
+            (i, obs)
+        });
+    }
+    let mut slots: Vec<Option<Observation>> = vec![None; jobs.len()];
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, obs)) => slots[i] = Some(obs),
+            Err(e) => tracing::error!("a probe task failed: {e}"),
+        }
+    }
+    slots
+        .into_iter()
+        .zip(jobs)
+        .map(|(o, job)| o.unwrap_or_else(|| job.observe(Outcome::Cancelled, None)))
+        .collect()
+}
+
+/// Raises the open-files limit as far as allowed and returns the concurrency that fits,
+/// with a note when it had to shrink.
+#[must_use]
+pub fn fit_concurrency(wanted: usize) -> (usize, Option<String>) {
+    // Each probe holds one socket; keep room for the runtime, DNS and stdio.
+    const RESERVE: u64 = 64;
+    #[cfg(unix)]
+    {
+        let want = wanted as u64 + RESERVE;
+        let have = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+            Ok((soft, _)) if soft >= want => return (wanted, None),
+            Ok((soft, hard)) => {
+                let target = want.min(hard);
+                rlimit::setrlimit(rlimit::Resource::NOFILE, target, hard).map_or(soft, |()| target)
+            }
+            Err(_) => return (wanted, None),
+        };
+        if have >= want {
+            return (wanted, None);
+        }
+        let fits = usize::try_from(have.saturating_sub(RESERVE).max(1)).unwrap_or(1);
+        (
+            fits,
+            Some(format!(
+                "--concurrency {wanted} needs {want} open files but this process may open only {have}; running {fits} probes at a time"
+            )),
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        (wanted, None)
+    }
+}

@@ -1,0 +1,407 @@
+//! Judges an [`Observation`]: one verdict per path, a one-line reason, a hint that names
+//! the hop and the likely fix, and findings. Exhaustive matches only; no I/O.
+
+use serde::Serialize;
+
+use crate::config::profile::CertPolicy;
+use crate::config::HostSpec;
+use crate::observation::{
+    ConnectFailure, DnsFailure, Observation, Outcome, TlsFacts, TlsFailure, Trust,
+};
+use crate::sanitize::printable;
+
+/// The verdicts of DESIGN §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Ok,
+    Refused,
+    Filtered,
+    Unreachable,
+    Dns,
+    Intercepted,
+    TlsFailed,
+    NoService,
+    ProtocolError,
+    Skipped,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 10] = [
+        Verdict::Ok,
+        Verdict::Refused,
+        Verdict::Filtered,
+        Verdict::Unreachable,
+        Verdict::Dns,
+        Verdict::Intercepted,
+        Verdict::TlsFailed,
+        Verdict::NoService,
+        Verdict::ProtocolError,
+        Verdict::Skipped,
+    ];
+
+    /// The fixed label that the table, JSON and JUnit share.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Refused => "refused",
+            Verdict::Filtered => "filtered",
+            Verdict::Unreachable => "unreachable",
+            Verdict::Dns => "dns",
+            Verdict::Intercepted => "intercepted",
+            Verdict::TlsFailed => "tls-failed",
+            Verdict::NoService => "no-service",
+            Verdict::ProtocolError => "protocol-error",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+/// How a result counts in the summary and the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Pass,
+    Warn,
+    Fail,
+    Skip,
+}
+
+/// One piece of evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: &'static str,
+    pub detail: String,
+    /// A finding that makes an otherwise ok path a warning.
+    #[serde(skip)]
+    pub warns: bool,
+}
+
+impl Finding {
+    fn info(kind: &'static str, detail: String) -> Self {
+        Self {
+            kind,
+            detail,
+            warns: false,
+        }
+    }
+    fn warning(kind: &'static str, detail: String) -> Self {
+        Self {
+            kind,
+            detail,
+            warns: true,
+        }
+    }
+}
+
+/// The judgement of one observation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    pub severity: Severity,
+    pub reason: String,
+    pub hint: Option<String>,
+    pub findings: Vec<Finding>,
+}
+
+/// Who is probing: names this machine in hints.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub role_label: &'static str,
+    pub hostname: String,
+    /// The step timeout, quoted in reasons.
+    pub timeout: std::time::Duration,
+}
+
+/// Judges one observation.
+#[must_use]
+pub fn classify(obs: &Observation, origin: &Origin) -> Judgement {
+    let mut findings = Vec::new();
+    if obs.local_target {
+        if let Some(a) = obs.address {
+            findings.push(Finding::info(
+                "local-target",
+                format!(
+                    "{} is an address of this machine: the path is tested without crossing the network",
+                    a.ip()
+                ),
+            ));
+        }
+    }
+    let hop = Hop::new(obs, origin);
+    let (verdict, reason, hint) = match &obs.outcome {
+        Outcome::Skipped { flag } => (
+            Verdict::Skipped,
+            format!("add {flag} HOST to test"),
+            None,
+        ),
+        Outcome::Cancelled => (
+            Verdict::Skipped,
+            "cancelled before it finished (Ctrl-C)".to_string(),
+            None,
+        ),
+        Outcome::Dns(f) => dns(f, &hop),
+        Outcome::Connect(f) => connect(f, &hop),
+        Outcome::Tls(f) => tls_failure(f, &hop),
+        Outcome::Deadline { phase } => (
+            Verdict::NoService,
+            format!(
+                "the {} did not finish within the probe's overall deadline (the peer is too slow or trickles)",
+                phase.label()
+            ),
+            Some(format!(
+                "{} accepted the connection but answers too slowly; check the service on {} and any proxy in between",
+                hop.target_title, hop.host
+            )),
+        ),
+        Outcome::Completed => match &obs.tls {
+            None => (Verdict::Ok, "TCP connection accepted".to_string(), None),
+            Some(facts) => completed_tls(obs, facts, &hop, &mut findings),
+        },
+    };
+    let severity = match verdict {
+        Verdict::Skipped => Severity::Skip,
+        Verdict::Ok if findings.iter().any(|f| f.warns) => Severity::Warn,
+        Verdict::Ok => Severity::Pass,
+        _ if obs.path.required => Severity::Fail,
+        _ => Severity::Warn,
+    };
+    Judgement {
+        verdict,
+        severity,
+        reason,
+        hint,
+        findings,
+    }
+}
+
+/// The hop, in words for hints.
+struct Hop {
+    from: String,
+    host: String,
+    ip: String,
+    port: u16,
+    target_title: &'static str,
+    timeout_text: String,
+}
+
+impl Hop {
+    fn new(obs: &Observation, origin: &Origin) -> Self {
+        Self {
+            from: format!("{} ({})", origin.hostname, origin.role_label),
+            host: obs
+                .host
+                .as_ref()
+                .map_or_else(|| "—".to_string(), HostSpec::display_host),
+            ip: obs.address.map(|a| a.ip().to_string()).unwrap_or_default(),
+            port: obs.port,
+            target_title: obs.path.target.title(),
+            timeout_text: format!(" within {}", crate::sanitize::duration(origin.timeout)),
+        }
+    }
+    fn host_ip(&self) -> String {
+        if self.ip.is_empty() || self.ip == self.host {
+            self.host.clone()
+        } else {
+            format!("{} ({})", self.host, self.ip)
+        }
+    }
+}
+
+type Triple = (Verdict, String, Option<String>);
+
+fn dns(f: &DnsFailure, hop: &Hop) -> Triple {
+    let h = &hop.host;
+    let (reason, hint) = match f {
+        DnsFailure::NxDomain => (
+            format!("{h} does not exist in DNS (NXDOMAIN)"),
+            format!("add an A/AAAA record for {h} to the DNS that {} uses, or give the FQDN or an address", hop.from),
+        ),
+        DnsFailure::NoAddress => (
+            format!("{h} exists in DNS but has no A or AAAA record"),
+            format!("add an A/AAAA record for {h}, or give an address"),
+        ),
+        DnsFailure::ServerFailure { code } => (
+            format!("the DNS server answered {code} for {h}"),
+            format!("the DNS server of {} could not resolve {h}: check its forwarders and the zone's servers (split DNS?)", hop.from),
+        ),
+        DnsFailure::Timeout => (
+            format!("no DNS server answered for {h} in time"),
+            format!("check that {} reaches its DNS servers on UDP and TCP 53", hop.from),
+        ),
+        DnsFailure::Other(why) => (
+            format!("{h} could not be resolved: {}", printable(why, 160)),
+            "check this machine's DNS configuration".to_string(),
+        ),
+    };
+    (Verdict::Dns, reason, Some(hint))
+}
+
+fn connect(f: &ConnectFailure, hop: &Hop) -> Triple {
+    let (p, hi) = (hop.port, hop.host_ip());
+    match f {
+        ConnectFailure::Refused => (
+            Verdict::Refused,
+            "TCP reset: nothing listens, or a firewall rejects".to_string(),
+            Some(format!(
+                "check that {} on {} listens on TCP {p}; if it does, allow TCP {p} from {} to {hi} on the firewalls between them (one answers with a reset)",
+                hop.target_title, hop.host, hop.from
+            )),
+        ),
+        ConnectFailure::TimedOut => (
+            Verdict::Filtered,
+            format!("no answer to TCP SYN{}", hop.timeout_text),
+            Some(format!(
+                "allow TCP {p} from {} to {hi} on every firewall between them, including the host firewall of {} (a silent drop is a DROP rule)",
+                hop.from, hop.host
+            )),
+        ),
+        ConnectFailure::Unreachable { detail } => (
+            Verdict::Unreachable,
+            detail.clone(),
+            Some(format!(
+                "a router or firewall between {} and {hi} says unreachable: check the route and REJECT rules for TCP {p}",
+                hop.from
+            )),
+        ),
+        ConnectFailure::Other { detail } => (
+            Verdict::Unreachable,
+            printable(detail, 160),
+            Some(format!("this machine could not open a connection to {hi}:{p}")),
+        ),
+    }
+}
+
+fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    match f {
+        TlsFailure::Alert { description } => (
+            Verdict::TlsFailed,
+            format!("the server ended the TLS handshake with alert {description}"),
+            Some(format!("check the TLS configuration of {hp} (versions, ciphers, client certificates)")),
+        ),
+        TlsFailure::NotTls { seen } => {
+            let what = crate::sanitize::looks_like(seen)
+                .map(|k| format!(" (looks like {k})"))
+                .unwrap_or_default();
+            (
+                Verdict::ProtocolError,
+                format!("answered without TLS: \"{}\"{what}", printable(&String::from_utf8_lossy(seen), 60)),
+                Some(format!("another service, or a proxy, answers on {hp} instead of {}", hop.target_title)),
+            )
+        }
+        TlsFailure::Closed => (
+            Verdict::TlsFailed,
+            "the peer closed the connection during the TLS handshake".to_string(),
+            Some(format!("the service on {hp} or a TLS-inspecting firewall in between dropped the handshake: check its log and TLS settings")),
+        ),
+        TlsFailure::Reset => (
+            Verdict::TlsFailed,
+            "the connection was reset during the TLS handshake".to_string(),
+            Some(format!("an IPS or TLS-inspecting firewall, or the service on {hp}, reset the handshake")),
+        ),
+        TlsFailure::TimedOut => (
+            Verdict::NoService,
+            "TCP accepted, but no TLS answer came in time".to_string(),
+            Some(format!("something accepts connections on {hp} but does not speak TLS: a middlebox that accepts every port, or a hung service")),
+        ),
+        TlsFailure::Other { detail } => (
+            Verdict::TlsFailed,
+            printable(detail, 160),
+            Some(format!("check the TLS configuration of {hp}")),
+        ),
+    }
+}
+
+fn describe_leaf(facts: &TlsFacts) -> String {
+    match facts.chain.first() {
+        Some(leaf) if leaf.self_signed => format!("self-signed {}", short_name(&leaf.subject)),
+        Some(leaf) => format!(
+            "{} issued by {}",
+            short_name(&leaf.subject),
+            short_name(&leaf.issuer)
+        ),
+        None => "no certificate".to_string(),
+    }
+}
+
+/// `CN=x, O=y` → `CN=x` (the table has one line).
+fn short_name(dn: &str) -> String {
+    let cn = dn.split(", ").find(|p| p.starts_with("CN="));
+    printable(cn.unwrap_or(dn), 60)
+}
+
+fn completed_tls(
+    obs: &Observation,
+    facts: &TlsFacts,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Triple {
+    let version = facts.version.replace("TLSv", "TLS ");
+    let leaf = describe_leaf(facts);
+    let top_issuer = facts
+        .chain
+        .last()
+        .map(|c| short_name(&c.issuer))
+        .unwrap_or_default();
+    match obs.path.cert {
+        CertPolicy::Internal => (Verdict::Ok, format!("{version}, {leaf}"), None),
+        CertPolicy::Public | CertPolicy::External if facts.public.is_trusted() => (
+            Verdict::Ok,
+            format!("{version}, publicly trusted ({leaf})"),
+            None,
+        ),
+        CertPolicy::Public if facts.os.is_trusted() => {
+            findings.push(Finding::warning(
+                "local-root",
+                format!(
+                    "the chain ends at {top_issuer}, which this machine trusts but the public roots do not: a locally installed root, as TLS-inspecting antivirus and UTM products install"
+                ),
+            ));
+            (
+                Verdict::Intercepted,
+                format!("certificate from a locally trusted root ({top_issuer}), not a public CA"),
+                Some(format!(
+                    "a proxy or antivirus on the way re-signs {}'s certificate: exclude {}:{} from SSL/TLS inspection",
+                    hop.host, hop.host, hop.port
+                )),
+            )
+        }
+        CertPolicy::Public => {
+            let why = untrusted_reason(facts);
+            (
+                Verdict::TlsFailed,
+                format!("the certificate is not publicly trusted: {why}"),
+                Some(format!(
+                    "{} must present a publicly trusted certificate; if a proxy re-signs it, exclude {} from TLS inspection",
+                    hop.host, hop.host
+                )),
+            )
+        }
+        CertPolicy::External if facts.os.is_trusted() => (
+            Verdict::Ok,
+            format!("{version}, trusted by this machine's store ({leaf})"),
+            None,
+        ),
+        CertPolicy::External => {
+            let why = untrusted_reason(facts);
+            findings.push(Finding::warning(
+                "untrusted-chain",
+                format!("{leaf}: {why}; MailStore accepts it only if told to ignore certificate errors for this server"),
+            ));
+            (
+                Verdict::Ok,
+                format!("{version}, untrusted certificate: {why}"),
+                None,
+            )
+        }
+    }
+}
+
+fn untrusted_reason(facts: &TlsFacts) -> String {
+    match (&facts.public, &facts.os) {
+        (Trust::Untrusted { reason }, _) | (_, Trust::Untrusted { reason }) => reason.clone(),
+        _ => "not trusted".to_string(),
+    }
+}

@@ -1,0 +1,265 @@
+//! Loopback fixtures: certificates from a test CA, TLS servers, a closed port, a listener
+//! whose backlog is full, silent and wrong-protocol listeners, and a DNS server. Every
+//! socket is on 127.0.0.1 or [::1] with an ephemeral port.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::{RData, Record, RecordType};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+/// A certificate authority for tests.
+pub struct Ca {
+    pub pem: String,
+    pub der: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A server identity: the chain to send and its key.
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl Ca {
+    /// A root CA with this common name and organisation.
+    pub fn new(cn: &str, org: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, org);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("self-signed CA");
+        Self {
+            pem: cert.pem(),
+            der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses), signed by this CA.
+    pub fn leaf(&self, names: &[&str]) -> Identity {
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
+                .expect("params");
+        params.distinguished_name.push(DnType::CommonName, names[0]);
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("signed");
+        Identity {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+
+    /// Writes the CA as PEM into `dir` and returns the path.
+    pub fn write(&self, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, &self.pem).expect("write CA");
+        p
+    }
+}
+
+/// A self-signed certificate, as MailStore SPE makes for its internal ports.
+pub fn self_signed(names: &[&str]) -> Identity {
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
+            .expect("params");
+    params.distinguished_name.push(DnType::CommonName, names[0]);
+    let key = KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed");
+    Identity {
+        chain: vec![cert.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS server on `bind` (e.g. "127.0.0.1:0") that completes handshakes, writes `banner`
+/// if any, and holds the connection until the client closes.
+pub async fn tls_server(bind: &str, id: Identity, banner: Option<&'static [u8]>) -> SocketAddr {
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(id.chain, id.key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind(bind).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    if let Some(b) = banner {
+                        let _ = tls.write_all(b).await;
+                    }
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = tls.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A port on which nothing listens (bound, then released).
+pub fn closed_port(ip: &str) -> SocketAddr {
+    let l = std::net::TcpListener::bind((ip, 0)).expect("bind");
+    let a = l.local_addr().expect("addr");
+    drop(l);
+    a
+}
+
+/// A listener that never accepts, whose accept queue has been filled: further SYNs are
+/// dropped by the kernel, which looks like a firewall DROP. Keep the guard alive.
+#[cfg(target_os = "linux")]
+pub struct FullBacklog {
+    pub addr: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _fillers: Vec<std::net::TcpStream>,
+}
+
+#[cfg(target_os = "linux")]
+pub async fn full_backlog() -> FullBacklog {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = socket.listen(0).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut fillers = Vec::new();
+    // Fill the queue: connects complete until it is full, then hang; stop at the first
+    // that does not complete quickly.
+    for _ in 0..8 {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+    }
+    FullBacklog {
+        addr,
+        _listener: listener,
+        _fillers: fillers,
+    }
+}
+
+/// Accepts every connection and never says anything.
+pub async fn silent_server(bind: &str) -> SocketAddr {
+    let listener = TcpListener::bind(bind).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    addr
+}
+
+/// Answers any connection with `answer` and closes.
+pub async fn canned_server(bind: &str, answer: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind(bind).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 512];
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_millis(200), s.read(&mut buf))
+                        .await;
+                let _ = s.write_all(answer).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// What the test DNS server answers for a name.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    Addrs(Vec<std::net::IpAddr>),
+    NxDomain,
+    ServFail,
+    Silent,
+}
+
+/// A DNS server on 127.0.0.1 (UDP) that answers from `zone` (names without the final
+/// dot); any other name gets NXDOMAIN.
+pub async fn dns_server(zone: Vec<(&'static str, Answer)>) -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
+    let addr = socket.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let Some(q) = query.queries.first().cloned() else {
+                continue;
+            };
+            let name = q.name().to_ascii();
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            let answer = zone
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(Answer::NxDomain, |(_, a)| a.clone());
+            let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
+            reply.metadata.message_type = MessageType::Response;
+            reply.metadata.recursion_desired = query.metadata.recursion_desired;
+            reply.metadata.recursion_available = true;
+            reply.add_query(q.clone());
+            match answer {
+                Answer::Silent => continue,
+                Answer::NxDomain => reply.metadata.response_code = ResponseCode::NXDomain,
+                Answer::ServFail => reply.metadata.response_code = ResponseCode::ServFail,
+                Answer::Addrs(ips) => {
+                    for ip in ips {
+                        let rdata = match (ip, q.query_type()) {
+                            (std::net::IpAddr::V4(v4), RecordType::A) => RData::A(v4.into()),
+                            (std::net::IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(v6.into()),
+                            _ => continue,
+                        };
+                        reply.add_answer(Record::from_rdata(q.name().clone(), 60, rdata));
+                    }
+                }
+            }
+            if let Ok(bytes) = reply.to_vec() {
+                let _ = socket.send_to(&bytes, peer).await;
+            }
+        }
+    });
+    addr
+}

@@ -1,0 +1,52 @@
+//! Integration tests: the whole check pipeline against servers on loopback.
+
+mod cli;
+mod fixtures;
+mod probes;
+mod profiles;
+
+use mssp_check::report::Report;
+use tokio_util::sync::CancellationToken;
+
+/// Runs a check in-process with the given arguments (as typed after `mssp-check`).
+pub async fn check(args: &[&str]) -> Report {
+    check_with(args, mssp_check::probe::connector::TcpConnector).await
+}
+
+/// Runs a check with an injected connector.
+pub async fn check_with<C: mssp_check::probe::connector::Connector>(args: &[&str], c: C) -> Report {
+    use clap::Parser;
+    let cli = mssp_check::cli::Cli::try_parse_from(
+        std::iter::once("mssp-check").chain(args.iter().copied()),
+    )
+    .expect("arguments parse");
+    let cfg = mssp_check::config::validate_check(&cli.check).expect("arguments are valid");
+    mssp_check::app::check_with(&cfg, c, CancellationToken::new())
+        .await
+        .expect("run completes")
+}
+
+/// The verdict labels of the rows of one path, in report order.
+pub fn verdicts(r: &Report, path: &str) -> Vec<&'static str> {
+    r.rows
+        .iter()
+        .filter(|row| row.obs.path.id == path)
+        .map(|row| row.judgement.verdict.label())
+        .collect()
+}
+
+/// The one row of a path.
+pub fn row<'a>(r: &'a Report, path: &str) -> &'a mssp_check::report::Row {
+    let rows: Vec<_> = r
+        .rows
+        .iter()
+        .filter(|row| row.obs.path.id == path)
+        .collect();
+    assert_eq!(rows.len(), 1, "expected one row for {path}");
+    rows[0]
+}
+
+/// The binary under test.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mssp-check"))
+}
