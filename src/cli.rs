@@ -20,7 +20,11 @@ Exit codes:
 /// required ports are blocked, and which are intercepted by antivirus or UTM proxies.
 #[derive(Debug, Parser)]
 #[command(name = "mssp-check", version, after_help = AFTER_HELP)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    args_override_self = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{HostSpec, PathSpec};
+use crate::probe::http::HttpHead;
+use crate::probe::starttls::{Failure, Transcript};
 
 /// The step of a probe, named in every timeout and failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -86,6 +88,17 @@ pub enum TlsFailure {
     TimedOut,
     /// Version or cipher negotiation failed, or another protocol error.
     Other { detail: String },
+}
+
+/// How a protocol conversation ended when the machine did not finish it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolEnd {
+    /// A read or write took longer than the step timeout, or the overall deadline passed.
+    TimedOut { step: &'static str, overall: bool },
+    /// The socket failed (reset, broken pipe…) outside the machine's view.
+    Io { step: &'static str, detail: String },
+    /// The TLS upgrade after STARTTLS failed.
+    Tls(TlsFailure),
 }
 
 /// The outcome of one probe, raw.
@@ -170,5 +183,13 @@ pub struct Observation {
     pub other_attempts: Vec<(SocketAddr, ConnectFailure)>,
     pub outcome: Outcome,
     pub tls: Option<TlsFacts>,
+    /// What the protocol dialogue saw (greeting, capabilities, STARTTLS).
+    pub dialogue: Option<Transcript>,
+    /// The machine's own verdict on the dialogue: `None` when it ran to its end.
+    pub dialogue_failure: Option<Failure>,
+    /// How the conversation ended when the machine did not end it.
+    pub protocol_end: Option<ProtocolEnd>,
+    /// The HTTP answer of an https probe.
+    pub http: Option<Result<HttpHead, Failure>>,
     pub timings: Timings,
 }

@@ -86,6 +86,10 @@ pub fn expand(
                     flag: flag_for(&p.path),
                 },
                 tls: None,
+                dialogue: None,
+                dialogue_failure: None,
+                protocol_end: None,
+                http: None,
                 timings: Timings::default(),
             });
             continue;

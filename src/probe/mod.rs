@@ -3,7 +3,10 @@
 
 pub mod connector;
 pub mod deadline;
+pub mod dialogue;
 pub mod dns;
+pub mod http;
+pub mod starttls;
 pub mod tcp;
 pub mod tls;
 
@@ -14,10 +17,18 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use tokio::time::Instant;
 
+use crate::config::profile::ProbeKind;
 use crate::config::{Host, HostSpec, PathSpec};
-use crate::observation::{ConnectFailure, Observation, Outcome, Phase, Timings, TlsFailure};
+use crate::observation::{
+    ConnectFailure, Observation, Outcome, Phase, ProtocolEnd, Timings, TlsFailure,
+};
 use connector::Connector;
 use deadline::Deadline;
+use dialogue::{Conn, HttpScript};
+use starttls::imap::Imap;
+use starttls::ldap::Ldap;
+use starttls::pop3::Pop3;
+use starttls::{Dialogue, Failure};
 use tls::TlsContext;
 
 /// What every probe of a run shares.
@@ -52,6 +63,10 @@ impl Job {
             other_attempts: Vec::new(),
             outcome,
             tls: None,
+            dialogue: None,
+            dialogue_failure: None,
+            protocol_end: None,
+            http: None,
             timings: Timings {
                 dns: self.dns_time,
                 total: self.dns_time.unwrap_or_default(),
@@ -112,9 +127,10 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
     obs.local_target = dns::is_local(addr.ip());
     obs.timings.connect = Some(took);
 
-    if job.path.probe.is_implicit_tls() {
+    let name = server_name(&job.host, addr);
+    let kind = job.path.probe;
+    let conn = if kind.is_implicit_tls() {
         let t = Instant::now();
-        let name = server_name(&job.host, addr);
         let r = deadline
             .step(Phase::Tls, ctx.tls.handshake(stream, &name))
             .await;
@@ -123,10 +139,103 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
             Err(to) if to.overall => return finish(obs, Outcome::Deadline { phase: to.phase }),
             Err(_) => return finish(obs, Outcome::Tls(TlsFailure::TimedOut)),
             Ok(Err(f)) => return finish(obs, Outcome::Tls(f)),
-            Ok(Ok((_stream, facts))) => {
+            Ok(Ok((tls_stream, facts))) => {
                 obs.tls = Some(facts);
+                Conn::Tls(Box::new(tls_stream))
             }
+        }
+    } else {
+        Conn::Plain(stream)
+    };
+
+    let t = Instant::now();
+    let driven = match kind {
+        ProbeKind::Tcp | ProbeKind::Tls => None,
+        ProbeKind::Https => {
+            let path = job.path.http_path.as_deref().unwrap_or("/");
+            let mut script = HttpScript::new(&host_header(&job.host, job.port), path);
+            let d = dialogue::drive(conn, &mut script, &ctx.tls, &name, &deadline).await;
+            if d.end.is_none() || script.response.is_done() {
+                obs.http = Some(script.response.into_outcome());
+            }
+            Some(d)
+        }
+        ProbeKind::Imaps => {
+            Some(converse(&mut obs, conn, Imap::implicit(), ctx, &name, &deadline).await)
+        }
+        ProbeKind::Pop3s => {
+            Some(converse(&mut obs, conn, Pop3::implicit(), ctx, &name, &deadline).await)
+        }
+        ProbeKind::Ldaps => {
+            Some(converse(&mut obs, conn, Ldap::implicit(), ctx, &name, &deadline).await)
+        }
+        ProbeKind::ImapStarttls => {
+            Some(converse(&mut obs, conn, Imap::starttls(), ctx, &name, &deadline).await)
+        }
+        ProbeKind::Pop3Stls => {
+            Some(converse(&mut obs, conn, Pop3::stls(), ctx, &name, &deadline).await)
+        }
+        ProbeKind::LdapStarttls => {
+            Some(converse(&mut obs, conn, Ldap::starttls(), ctx, &name, &deadline).await)
+        }
+    };
+    if let Some(d) = driven {
+        let total = t.elapsed();
+        obs.timings.tls = d.tls_time.or(obs.timings.tls);
+        obs.timings.protocol = Some(total.saturating_sub(d.tls_time.unwrap_or_default()));
+        if let Some(facts) = d.tls {
+            obs.tls = Some(facts);
+        }
+        if let Some(end) = d.end {
+            if let ProtocolEnd::TimedOut { overall: true, .. } = end {
+                obs.protocol_end = Some(end);
+                return finish(
+                    obs,
+                    Outcome::Deadline {
+                        phase: Phase::Protocol,
+                    },
+                );
+            }
+            obs.protocol_end = Some(end);
         }
     }
     finish(obs, Outcome::Completed)
+}
+
+/// Runs a protocol machine and keeps its transcript in the observation.
+async fn converse<S, D>(
+    obs: &mut Observation,
+    conn: Conn<S>,
+    mut machine: D,
+    ctx: &ProbeContext<impl Connector>,
+    name: &ServerName<'static>,
+    deadline: &Deadline,
+) -> dialogue::Driven
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    D: Dialogue,
+{
+    let d = dialogue::drive(conn, &mut machine, &ctx.tls, name, deadline).await;
+    obs.dialogue = Some(machine.transcript().clone());
+    obs.dialogue_failure = match machine.outcome() {
+        Ok(()) => None,
+        Err(Failure::Unfinished) => None,
+        Err(f) => Some(f.clone()),
+    };
+    d
+}
+
+/// The Host header: the name as given (an address in brackets for IPv6), with the port
+/// when it is not 443.
+fn host_header(host: &HostSpec, port: u16) -> String {
+    let h = match &host.host {
+        Host::Name(n) => n.clone(),
+        Host::Ip(IpAddr::V6(v6)) => format!("[{v6}]"),
+        Host::Ip(ip) => ip.to_string(),
+    };
+    if port == 443 {
+        h
+    } else {
+        format!("{h}:{port}")
+    }
 }

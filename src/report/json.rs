@@ -48,7 +48,28 @@ struct JsonResult<'a> {
     tls: Option<JsonTls<'a>>,
     greeting: Option<&'a str>,
     capabilities: Vec<&'a str>,
+    capabilities_tls: Vec<&'a str>,
+    starttls: Option<JsonStartTls<'a>>,
+    http: Option<JsonHttp<'a>>,
     other_addresses: Vec<JsonAttempt>,
+}
+
+#[derive(Serialize)]
+struct JsonStartTls<'a> {
+    offered: Option<bool>,
+    response: Option<&'a str>,
+    upgraded: bool,
+    injected_bytes: usize,
+}
+
+#[derive(Serialize)]
+struct JsonHttp<'a> {
+    status: u16,
+    reason: &'a str,
+    server: Option<&'a str>,
+    auth_schemes: Vec<String>,
+    location: Option<&'a str>,
+    via: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -123,8 +144,39 @@ fn result(row: &Row) -> JsonResult<'_> {
             os_reason: reason_of(&t.os),
             chain: &t.chain,
         }),
-        greeting: None,
-        capabilities: Vec::new(),
+        greeting: o.dialogue.as_ref().and_then(|d| d.greeting.as_deref()),
+        capabilities: o
+            .dialogue
+            .as_ref()
+            .map(|d| d.capabilities.iter().map(String::as_str).collect())
+            .unwrap_or_default(),
+        capabilities_tls: o
+            .dialogue
+            .as_ref()
+            .map(|d| d.capabilities_tls.iter().map(String::as_str).collect())
+            .unwrap_or_default(),
+        starttls: o
+            .dialogue
+            .as_ref()
+            .filter(|_| o.path.probe.is_starttls())
+            .map(|d| JsonStartTls {
+                offered: d.starttls_offered,
+                response: d.starttls_response.as_deref(),
+                upgraded: d.upgraded,
+                injected_bytes: d.injected_after_upgrade,
+            }),
+        http: o
+            .http
+            .as_ref()
+            .and_then(|h| h.as_ref().ok())
+            .map(|h| JsonHttp {
+                status: h.status,
+                reason: &h.reason,
+                server: h.server(),
+                auth_schemes: h.auth_schemes(),
+                location: h.header("location"),
+                via: h.headers_all("via"),
+            }),
         other_addresses: o
             .other_attempts
             .iter()

@@ -95,9 +95,22 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A TLS server on `bind` (e.g. "127.0.0.1:0") that completes handshakes, writes `banner`
-/// if any, and holds the connection until the client closes.
-pub async fn tls_server(bind: &str, id: Identity, banner: Option<&'static [u8]>) -> SocketAddr {
+/// What a TLS test server does after the handshake.
+#[derive(Clone, Copy, Debug)]
+pub enum Serve {
+    /// Nothing: holds the connection until the client closes.
+    Hold,
+    /// Writes these bytes at once (a greeting), then holds.
+    Greet(&'static [u8]),
+    /// Waits for the first bytes (a request), writes these, then closes.
+    Answer(&'static [u8]),
+}
+
+/// An HTTP answer like MailStore's web servers give.
+pub const HTTP_OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+
+/// A TLS server on `bind` (e.g. "127.0.0.1:0") that completes handshakes and then serves.
+pub async fn tls_server(bind: &str, id: Identity, serve: Serve) -> SocketAddr {
     let config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("versions")
@@ -115,10 +128,19 @@ pub async fn tls_server(bind: &str, id: Identity, banner: Option<&'static [u8]>)
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 if let Ok(mut tls) = acceptor.accept(tcp).await {
-                    if let Some(b) = banner {
-                        let _ = tls.write_all(b).await;
-                    }
                     let mut buf = [0u8; 1024];
+                    match serve {
+                        Serve::Hold => {}
+                        Serve::Greet(b) => {
+                            let _ = tls.write_all(b).await;
+                        }
+                        Serve::Answer(b) => {
+                            let _ = tls.read(&mut buf).await;
+                            let _ = tls.write_all(b).await;
+                            let _ = tls.shutdown().await;
+                            return;
+                        }
+                    }
                     while let Ok(n) = tls.read(&mut buf).await {
                         if n == 0 {
                             break;

@@ -4,6 +4,8 @@ mod cli;
 mod fixtures;
 mod probes;
 mod profiles;
+mod protocols;
+mod servers;
 
 use mssp_check::report::Report;
 use tokio_util::sync::CancellationToken;

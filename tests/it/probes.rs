@@ -4,15 +4,25 @@
 use std::io;
 use std::net::SocketAddr;
 
-use crate::fixtures::{self, Answer, Ca};
+use crate::fixtures::{self, Answer, Ca, Serve, HTTP_OK};
 use crate::{check, check_with, row, verdicts};
 
 const NO_MAILSTORE: &str = "--mailstore-host=127.0.0.1:1";
 
 #[tokio::test]
 async fn tls_ok_records_the_whole_chain() {
-    let ih = fixtures::tls_server("127.0.0.1:0", fixtures::self_signed(&["ih01"]), None).await;
-    let cas = fixtures::tls_server("127.0.0.1:0", fixtures::self_signed(&["cas01"]), None).await;
+    let ih = fixtures::tls_server(
+        "127.0.0.1:0",
+        fixtures::self_signed(&["ih01"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
+    let cas = fixtures::tls_server(
+        "127.0.0.1:0",
+        fixtures::self_signed(&["cas01"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
     let r = check(&[
         "--role",
         "mgmt",
@@ -49,7 +59,12 @@ async fn tls_ok_over_ipv6_loopback() {
         eprintln!("skipped: no IPv6 loopback on this machine");
         return;
     }
-    let ih = fixtures::tls_server("[::1]:0", fixtures::self_signed(&["ih01"]), None).await;
+    let ih = fixtures::tls_server(
+        "[::1]:0",
+        fixtures::self_signed(&["ih01"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
     let r = check(&[
         "--role",
         "mgmt",
@@ -190,7 +205,12 @@ async fn tls_alert_is_tls_failed() {
 
 #[tokio::test]
 async fn missing_targets_are_skipped_naming_the_flag() {
-    let ih = fixtures::tls_server("127.0.0.1:0", fixtures::self_signed(&["mgmt01"]), None).await;
+    let ih = fixtures::tls_server(
+        "127.0.0.1:0",
+        fixtures::self_signed(&["mgmt01"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
     let r = check(&["--role", "ih", "--mgmt", &ih.to_string()]).await;
     assert_eq!(verdicts(&r, "multi-143-ih-any"), ["skipped"]);
     assert!(row(&r, "multi-143-ih-any")
@@ -207,7 +227,12 @@ async fn missing_targets_are_skipped_naming_the_flag() {
 #[tokio::test]
 async fn public_endpoint_needs_a_public_chain() {
     let ca = Ca::new("Lab Public Root", "Lab");
-    let ms = fixtures::tls_server("127.0.0.1:0", ca.leaf(&["my.mailstore.test"]), None).await;
+    let ms = fixtures::tls_server(
+        "127.0.0.1:0",
+        ca.leaf(&["my.mailstore.test"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
     let dns = fixtures::dns_server(vec![(
         "my.mailstore.test",
         Answer::Addrs(vec!["127.0.0.1".parse().expect("ip")]),
@@ -255,7 +280,12 @@ async fn a_locally_trusted_root_on_a_public_endpoint_is_intercepted() {
         "Kaspersky Anti-Virus Personal Root Certificate",
         "AO Kaspersky Lab (TEST)",
     );
-    let ms = fixtures::tls_server("127.0.0.1:0", av.leaf(&["127.0.0.1"]), None).await;
+    let ms = fixtures::tls_server(
+        "127.0.0.1:0",
+        av.leaf(&["127.0.0.1"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
     let dir = tempfile::tempdir().expect("tmp");
     let store = av.write(dir.path(), "os-store.pem");
     let out = tokio::task::spawn_blocking(move || {
@@ -331,7 +361,12 @@ async fn dns_failures_are_told_apart() {
 
 #[tokio::test]
 async fn a_name_is_probed_on_the_first_address_that_answers() {
-    let srv = fixtures::tls_server("127.0.0.1:0", fixtures::self_signed(&["mgmt01"]), None).await;
+    let srv = fixtures::tls_server(
+        "127.0.0.1:0",
+        fixtures::self_signed(&["mgmt01"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
     // 127.0.0.2 is loopback too, but nothing listens there on this port.
     let dns = fixtures::dns_server(vec![(
         "mgmt01.test",
@@ -365,7 +400,12 @@ async fn a_name_is_probed_on_the_first_address_that_answers() {
 
 #[tokio::test]
 async fn my_mailstore_is_probed_on_every_address() {
-    let srv = fixtures::tls_server("127.0.0.1:0", fixtures::self_signed(&["x"]), None).await;
+    let srv = fixtures::tls_server(
+        "127.0.0.1:0",
+        fixtures::self_signed(&["x"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
     let dns = fixtures::dns_server(vec![(
         "ms.test",
         Answer::Addrs(vec![

@@ -1,6 +1,8 @@
 //! Judges an [`Observation`]: one verdict per path, a one-line reason, a hint that names
 //! the hop and the likely fix, and findings. Exhaustive matches only; no I/O.
 
+mod protocol;
+
 use serde::Serialize;
 
 use crate::config::profile::CertPolicy;
@@ -79,14 +81,14 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn info(kind: &'static str, detail: String) -> Self {
+    pub(crate) fn info(kind: &'static str, detail: String) -> Self {
         Self {
             kind,
             detail,
             warns: false,
         }
     }
-    fn warning(kind: &'static str, detail: String) -> Self {
+    pub(crate) fn warning(kind: &'static str, detail: String) -> Self {
         Self {
             kind,
             detail,
@@ -155,10 +157,7 @@ pub fn classify(obs: &Observation, origin: &Origin) -> Judgement {
                 hop.target_title, hop.host
             )),
         ),
-        Outcome::Completed => match &obs.tls {
-            None => (Verdict::Ok, "TCP connection accepted".to_string(), None),
-            Some(facts) => completed_tls(obs, facts, &hop, &mut findings),
-        },
+        Outcome::Completed => completed(obs, &hop, &mut findings),
     };
     let severity = match verdict {
         Verdict::Skipped => Severity::Skip,
@@ -177,7 +176,7 @@ pub fn classify(obs: &Observation, origin: &Origin) -> Judgement {
 }
 
 /// The hop, in words for hints.
-struct Hop {
+pub(crate) struct Hop {
     from: String,
     host: String,
     ip: String,
@@ -209,7 +208,7 @@ impl Hop {
     }
 }
 
-type Triple = (Verdict, String, Option<String>);
+pub(crate) type Triple = (Verdict, String, Option<String>);
 
 fn dns(f: &DnsFailure, hop: &Hop) -> Triple {
     let h = &hop.host;
@@ -273,7 +272,7 @@ fn connect(f: &ConnectFailure, hop: &Hop) -> Triple {
     }
 }
 
-fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
+pub(crate) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
     let hp = format!("{}:{}", hop.host, hop.port);
     match f {
         TlsFailure::Alert { description } => (
@@ -311,6 +310,36 @@ fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
             printable(detail, 160),
             Some(format!("check the TLS configuration of {hp}")),
         ),
+    }
+}
+
+/// A probe that ran to its end: the certificate first, then the protocol.
+fn completed(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) -> Triple {
+    let tls = obs
+        .tls
+        .as_ref()
+        .map(|facts| completed_tls(obs, facts, hop, findings));
+    if let Some(t) = &tls {
+        if t.0 != Verdict::Ok {
+            return t.clone();
+        }
+    }
+    if let Some(t) = protocol::judge(obs, hop, findings) {
+        return t;
+    }
+    let said = protocol::summary(obs);
+    match (tls, said) {
+        (Some((v, reason, hint)), Some(said)) => {
+            let reason = if obs.path.probe.is_starttls() {
+                format!("{said} → {reason}")
+            } else {
+                format!("{reason}, {said}")
+            };
+            (v, reason, hint)
+        }
+        (Some(t), None) => t,
+        (None, Some(said)) => (Verdict::Ok, said, None),
+        (None, None) => (Verdict::Ok, "TCP connection accepted".to_string(), None),
     }
 }
 

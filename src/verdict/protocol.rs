@@ -1,0 +1,309 @@
+//! Judging what the protocol said: the dialogue machines' failures, STARTTLS policy, the
+//! HTTP answer.
+
+use super::{Finding, Hop, Triple, Verdict};
+use crate::config::profile::{Expect, ProbeKind, StartTlsPolicy};
+use crate::observation::{Observation, ProtocolEnd};
+use crate::probe::http::HttpHead;
+use crate::probe::starttls::{Failure, Transcript};
+use crate::sanitize::printable;
+
+/// The protocol's verdict when something went wrong, or `None` when the dialogue is fine.
+/// Findings that do not change the verdict are pushed.
+pub(super) fn judge(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) -> Option<Triple> {
+    if let Some(end) = &obs.protocol_end {
+        if let Some(t) = ended(end, obs, hop) {
+            return Some(t);
+        }
+    }
+    if let Some(f) = &obs.dialogue_failure {
+        if let Some(t) = failed(f, obs, hop, findings) {
+            return Some(t);
+        }
+    }
+    if let Some(t) = obs
+        .dialogue
+        .as_ref()
+        .and_then(|d| starttls(d, obs, hop, findings))
+    {
+        return Some(t);
+    }
+    match &obs.http {
+        Some(Err(f)) => failed(f, obs, hop, findings),
+        Some(Ok(head)) => http(head, obs, hop, findings),
+        None => None,
+    }
+}
+
+/// The words for an ok row: what the protocol showed.
+pub(super) fn summary(obs: &Observation) -> Option<String> {
+    if let Some(Ok(head)) = &obs.http {
+        let schemes = head.auth_schemes();
+        let mut s = format!("HTTP {}", head.status);
+        if !schemes.is_empty() {
+            s.push_str(&format!(" {}", schemes.join(", ")));
+        }
+        if let Some(server) = head.server() {
+            s.push_str(&format!(" ({})", printable(server, 40)));
+        }
+        return Some(s);
+    }
+    let d = obs.dialogue.as_ref()?;
+    let greeting = d
+        .greeting
+        .as_deref()
+        .map(|g| format!("\"{}\"", printable(g, 50)));
+    match obs.path.probe {
+        ProbeKind::ImapStarttls | ProbeKind::Pop3Stls | ProbeKind::LdapStarttls if d.upgraded => {
+            Some("STARTTLS".to_string())
+        }
+        ProbeKind::Ldaps => Some(format!(
+            "LDAP root DSE{}",
+            d.capabilities
+                .iter()
+                .find(|c| c.to_ascii_lowercase().starts_with("vendorname="))
+                .map(|v| format!(" ({})", printable(v, 40)))
+                .unwrap_or_default()
+        )),
+        _ => greeting,
+    }
+}
+
+fn ended(end: &ProtocolEnd, obs: &Observation, hop: &Hop) -> Option<Triple> {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    Some(match end {
+        // The work was done; a server that does not answer LOGOUT / QUIT in time is not a
+        // broken path.
+        ProtocolEnd::TimedOut { step: "logout" | "quit", overall: false }
+        | ProtocolEnd::Io { step: "logout" | "quit", .. } => return None,
+        ProtocolEnd::TimedOut { step, .. } if first_step(obs, step) => (
+            Verdict::NoService,
+            format!("TCP accepted, but nothing answered {}{}", proto_name(obs), hop.timeout_text),
+            Some(format!(
+                "something accepts connections on {hp} but does not speak {}: a middlebox that accepts every port, or a hung service",
+                proto_name(obs)
+            )),
+        ),
+        ProtocolEnd::TimedOut { step, .. } => (
+            Verdict::NoService,
+            format!("the {} dialogue stalled at {step}{}", proto_name(obs), hop.timeout_text),
+            Some(format!("the service on {hp}, or a proxy in between, stops answering mid-dialogue")),
+        ),
+        ProtocolEnd::Io { step, detail } => (
+            Verdict::ProtocolError,
+            format!("the connection failed during {step}: {}", printable(detail, 80)),
+            Some(format!("a firewall, IPS or proxy in between, or the service on {hp}, cut the {} dialogue", proto_name(obs))),
+        ),
+        ProtocolEnd::Tls(f) => {
+            let (v, reason, hint) = super::tls_failure(f, hop);
+            (v, format!("after STARTTLS: {reason}"), hint)
+        }
+    })
+}
+
+/// Whether `step` is the first answer the probe waits for: silence there means nothing
+/// speaks the protocol at all.
+fn first_step(obs: &Observation, step: &str) -> bool {
+    let first = match obs.path.probe {
+        ProbeKind::LdapStarttls => "starttls",
+        ProbeKind::Ldaps => "root-dse",
+        ProbeKind::Https => "http-head",
+        ProbeKind::Tcp | ProbeKind::Tls => return false,
+        ProbeKind::Imaps | ProbeKind::ImapStarttls | ProbeKind::Pop3s | ProbeKind::Pop3Stls => {
+            "greeting"
+        }
+    };
+    step == first
+}
+
+fn proto_name(obs: &Observation) -> &'static str {
+    match obs.path.probe {
+        ProbeKind::Imaps | ProbeKind::ImapStarttls => "IMAP",
+        ProbeKind::Pop3s | ProbeKind::Pop3Stls => "POP3",
+        ProbeKind::Ldaps | ProbeKind::LdapStarttls => "LDAP",
+        ProbeKind::Https => "HTTP",
+        ProbeKind::Tls => "TLS",
+        ProbeKind::Tcp => "TCP",
+    }
+}
+
+fn failed(
+    f: &Failure,
+    obs: &Observation,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Option<Triple> {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    let other_service = Some(format!(
+        "another service, or a proxy, answers on {hp} instead of {} {}",
+        hop.target_title,
+        proto_name(obs)
+    ));
+    Some(match f {
+        Failure::Closed { during } if first_step(obs, during) => (
+            Verdict::NoService,
+            format!("TCP accepted, then closed without a {} answer", proto_name(obs)),
+            Some(format!("something on {hp} accepts and closes at once: a middlebox, a connection limit, or an access rule of the service")),
+        ),
+        Failure::Closed { during } => (
+            Verdict::ProtocolError,
+            format!("the peer closed the connection during {during}"),
+            Some(format!("the service on {hp}, or a proxy in between, ends the {} dialogue early", proto_name(obs))),
+        ),
+        Failure::NotProtocol { expected, seen, looks_like } => (
+            Verdict::ProtocolError,
+            format!(
+                "expected {expected}, got \"{}\"{}",
+                printable(seen, 60),
+                looks_like.map(|l| format!(" (looks like {l})")).unwrap_or_default()
+            ),
+            other_service,
+        ),
+        Failure::LineTooLong { limit } => (
+            Verdict::ProtocolError,
+            format!("the peer sent a line longer than {limit} bytes"),
+            other_service,
+        ),
+        Failure::TooMuchData { limit } => (
+            Verdict::ProtocolError,
+            format!("the peer sent more than {limit} bytes"),
+            other_service,
+        ),
+        Failure::StartTlsRefused { response } => {
+            return starttls_missing(obs, hop, findings, &format!("STARTTLS was offered, then refused: \"{}\"", printable(response, 80)));
+        }
+        Failure::Rejected { response } => (
+            Verdict::ProtocolError,
+            format!("the server rejected the session: \"{}\"", printable(response, 80)),
+            Some(format!("the service on {hp} refuses this client: check its access rules and connection limits")),
+        ),
+        Failure::Malformed { detail } => (
+            Verdict::ProtocolError,
+            format!("malformed {} answer: {}", proto_name(obs), printable(detail, 80)),
+            other_service,
+        ),
+        _ => return None,
+    })
+}
+
+fn starttls(
+    d: &Transcript,
+    obs: &Observation,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Option<Triple> {
+    if d.injected_after_upgrade > 0 {
+        findings.push(Finding::warning(
+            "starttls-injection",
+            format!(
+                "{} bytes followed the STARTTLS go-ahead before TLS began (\"{}\"): a buggy server or a middlebox",
+                d.injected_after_upgrade,
+                printable(d.injected_preview.as_deref().unwrap_or(""), 40)
+            ),
+        ));
+    }
+    if !obs.path.probe.is_starttls() || d.upgraded {
+        return None;
+    }
+    let caps = if d.capabilities.is_empty() {
+        "no capabilities listed".to_string()
+    } else {
+        format!(
+            "capabilities: {}",
+            printable(&d.capabilities.join(" "), 120)
+        )
+    };
+    let what = match obs.path.probe {
+        ProbeKind::Pop3Stls if d.starttls_offered.is_none() => {
+            format!("the server lists no capabilities (CAPA refused), so STLS is unknown; {caps}")
+        }
+        ProbeKind::LdapStarttls => "StartTLS was not completed".to_string(),
+        _ => format!("STARTTLS is not offered ({caps})"),
+    };
+    starttls_missing(obs, hop, findings, &what)
+}
+
+/// STARTTLS missing or refused: a middlebox strips it where the path requires it; where it is
+/// optional, archiving would run unencrypted.
+fn starttls_missing(
+    obs: &Observation,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+    what: &str,
+) -> Option<Triple> {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    match obs.path.starttls {
+        Some(StartTlsPolicy::Required) => {
+            findings.push(Finding::warning("starttls-missing", what.to_string()));
+            Some((
+                Verdict::Intercepted,
+                format!("{what}; this path requires STARTTLS"),
+                Some(format!(
+                    "MailStore's IMAP on {hp} always offers STARTTLS: a mail proxy or antivirus mail shield in between removes it — exclude {hp} from mail scanning"
+                )),
+            ))
+        }
+        Some(StartTlsPolicy::Optional) | None => {
+            findings.push(Finding::warning(
+                "starttls-missing",
+                format!("{what}: archiving from {hp} would run unencrypted"),
+            ));
+            None
+        }
+    }
+}
+
+fn http(
+    head: &HttpHead,
+    obs: &Observation,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Option<Triple> {
+    for via in head.headers_all("via") {
+        findings.push(Finding::warning(
+            "proxy-header",
+            format!(
+                "Via: {} — an HTTP proxy handled this request",
+                printable(via, 80)
+            ),
+        ));
+    }
+    let hp = format!("{}:{}", hop.host, hop.port);
+    match obs.path.expect {
+        Some(Expect::AuthChallenge) => {
+            let schemes = head.auth_schemes();
+            if head.status == 401 && !schemes.is_empty() {
+                return None;
+            }
+            let got = describe(head);
+            Some((
+                Verdict::ProtocolError,
+                format!("expected 401 with WWW-Authenticate from Exchange Web Services, got {got}"),
+                Some(format!(
+                    "check that {hp} is the Exchange server (EWS at {}) and that no proxy or login portal answers in its place",
+                    obs.path.http_path.as_deref().unwrap_or("/")
+                )),
+            ))
+        }
+        Some(Expect::AnyHttp) | None => None,
+    }
+}
+
+/// `200 (text/html, Server: nginx)`, `302 → https://portal/…`.
+fn describe(head: &HttpHead) -> String {
+    let mut s = format!("{} {}", head.status, printable(&head.reason, 30));
+    if let Some(loc) = head.header("location") {
+        s.push_str(&format!(" → {}", printable(loc, 60)));
+    }
+    let mut extra = Vec::new();
+    if let Some(ct) = head.header("content-type") {
+        extra.push(printable(ct, 30));
+    }
+    if let Some(server) = head.server() {
+        extra.push(format!("Server: {}", printable(server, 30)));
+    }
+    if !extra.is_empty() {
+        s.push_str(&format!(" ({})", extra.join(", ")));
+    }
+    s
+}

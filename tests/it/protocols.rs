@@ -1,0 +1,341 @@
+//! The application protocols of every path kind, against small real servers on loopback,
+//! including the hostile cases: silence, endless lines, trickling, huge BER lengths.
+
+use std::time::Duration;
+
+use crate::fixtures::{self, self_signed, Serve};
+use crate::servers::{self, StartTls};
+use crate::{check, row};
+
+fn v(r: &mssp_check::report::Report, path: &str) -> &'static str {
+    row(r, path).judgement.verdict.label()
+}
+
+fn kinds(r: &mssp_check::report::Report, path: &str) -> Vec<&'static str> {
+    row(r, path)
+        .judgement
+        .findings
+        .iter()
+        .map(|f| f.kind)
+        .collect()
+}
+
+/// `--role ih --mgmt <closed port> …` so only the archiving paths are of interest.
+async fn ih(extra: &[&str]) -> mssp_check::report::Report {
+    let mgmt = fixtures::closed_port("127.0.0.1").to_string();
+    let mut args = vec!["--role", "ih", "--mgmt", &mgmt, "--timeout", "1s"];
+    args.extend_from_slice(extra);
+    check(&args).await
+}
+
+#[tokio::test]
+async fn imap_starttls_and_imaps_ok() {
+    let plain = servers::imap(self_signed(&["mail01"]), StartTls::Offer).await;
+    let r = ih(&["--imap", &plain.to_string()]).await;
+    let row143 = row(&r, "multi-143-ih-any");
+    assert_eq!(v(&r, "multi-143-ih-any"), "ok", "{:?}", row143.judgement);
+    let d = row143.obs.dialogue.as_ref().expect("transcript");
+    assert!(d.upgraded);
+    assert!(d.capabilities.iter().any(|c| c == "STARTTLS"));
+    assert!(!d.capabilities_tls.iter().any(|c| c == "STARTTLS"));
+    assert!(
+        row143.obs.tls.is_some(),
+        "the STARTTLS handshake is recorded"
+    );
+    assert!(
+        row143.judgement.reason.starts_with("STARTTLS → TLS 1.3"),
+        "{}",
+        row143.judgement.reason
+    );
+    // Self-signed on a customer's server: ok, with a warning.
+    assert!(kinds(&r, "multi-143-ih-any").contains(&"untrusted-chain"));
+
+    let implicit = fixtures::tls_server(
+        "127.0.0.1:0",
+        self_signed(&["mail01"]),
+        Serve::Greet(b"* OK IMAPS ready\r\n"),
+    )
+    .await;
+    let r = ih(&["--imap", &implicit.to_string()]).await;
+    assert_eq!(v(&r, "multi-993-ih-any"), "ok");
+    assert_eq!(
+        row(&r, "multi-993-ih-any")
+            .obs
+            .dialogue
+            .as_ref()
+            .and_then(|d| d.greeting.clone())
+            .as_deref(),
+        Some("* OK IMAPS ready")
+    );
+}
+
+#[tokio::test]
+async fn missing_starttls_is_a_warning_where_optional_and_interception_where_required() {
+    let stripped = servers::imap(self_signed(&["x"]), StartTls::Missing).await;
+    let r = ih(&["--imap", &stripped.to_string()]).await;
+    assert_eq!(v(&r, "multi-143-ih-any"), "ok");
+    assert!(kinds(&r, "multi-143-ih-any").contains(&"starttls-missing"));
+    assert_eq!(
+        format!("{:?}", row(&r, "multi-143-ih-any").judgement.severity),
+        "Warn"
+    );
+
+    let r = check(&[
+        "--role",
+        "client",
+        "--cas",
+        &stripped.to_string(),
+        "--timeout",
+        "1s",
+    ])
+    .await;
+    assert_eq!(v(&r, "multi-143-client-cas"), "intercepted");
+    assert!(kinds(&r, "multi-143-client-cas").contains(&"starttls-missing"));
+    assert!(row(&r, "multi-143-client-cas")
+        .judgement
+        .reason
+        .contains("capabilities: IMAP4REV1"));
+}
+
+#[tokio::test]
+async fn refused_starttls_is_recorded() {
+    let refusing = servers::imap(self_signed(&["x"]), StartTls::Refuse).await;
+    let r = check(&[
+        "--role",
+        "client",
+        "--cas",
+        &refusing.to_string(),
+        "--timeout",
+        "1s",
+    ])
+    .await;
+    assert_eq!(v(&r, "multi-143-client-cas"), "intercepted");
+    assert!(row(&r, "multi-143-client-cas")
+        .judgement
+        .reason
+        .contains("STARTTLS not available now"));
+}
+
+#[tokio::test]
+async fn pop3_stls_and_pop3s() {
+    let plain = servers::pop3(self_signed(&["x"]), StartTls::Offer, "+OK test POP3 ready").await;
+    let r = ih(&["--pop3", &plain.to_string()]).await;
+    assert_eq!(
+        v(&r, "multi-110-ih-any"),
+        "ok",
+        "{:?}",
+        row(&r, "multi-110-ih-any").judgement
+    );
+    assert!(
+        row(&r, "multi-110-ih-any")
+            .obs
+            .dialogue
+            .as_ref()
+            .expect("t")
+            .upgraded
+    );
+
+    let refusing = servers::pop3(self_signed(&["x"]), StartTls::Refuse, "+OK ready").await;
+    let r = ih(&["--pop3", &refusing.to_string()]).await;
+    assert_eq!(v(&r, "multi-110-ih-any"), "ok");
+    assert!(kinds(&r, "multi-110-ih-any").contains(&"starttls-missing"));
+
+    let implicit = fixtures::tls_server(
+        "127.0.0.1:0",
+        self_signed(&["x"]),
+        Serve::Greet(b"+OK POP3S ready\r\n"),
+    )
+    .await;
+    let r = ih(&["--pop3", &implicit.to_string()]).await;
+    assert_eq!(v(&r, "multi-995-ih-any"), "ok");
+}
+
+#[tokio::test]
+async fn ldap_starttls_and_ldaps() {
+    let plain = servers::ldap(self_signed(&["dc01"]), StartTls::Offer, false).await;
+    let r = ih(&["--ldap", &plain.to_string()]).await;
+    assert_eq!(
+        v(&r, "multi-389-ih-any"),
+        "ok",
+        "{:?}",
+        row(&r, "multi-389-ih-any").judgement
+    );
+    assert!(
+        row(&r, "multi-389-ih-any")
+            .obs
+            .dialogue
+            .as_ref()
+            .expect("t")
+            .upgraded
+    );
+
+    let refusing = servers::ldap(self_signed(&["dc01"]), StartTls::Refuse, false).await;
+    let r = ih(&["--ldap", &refusing.to_string()]).await;
+    assert_eq!(v(&r, "multi-389-ih-any"), "ok");
+    assert!(kinds(&r, "multi-389-ih-any").contains(&"starttls-missing"));
+    assert!(row(&r, "multi-389-ih-any")
+        .judgement
+        .findings
+        .iter()
+        .any(|f| f.detail.contains("unavailable")));
+
+    let implicit = servers::ldap(self_signed(&["dc01"]), StartTls::Offer, true).await;
+    let r = ih(&["--ldap", &implicit.to_string()]).await;
+    assert_eq!(
+        v(&r, "multi-636-ih-any"),
+        "ok",
+        "{:?}",
+        row(&r, "multi-636-ih-any").judgement
+    );
+    let caps = &row(&r, "multi-636-ih-any")
+        .obs
+        .dialogue
+        .as_ref()
+        .expect("t")
+        .capabilities;
+    assert!(
+        caps.iter().any(|c| c == "supportedLDAPVersion=3"),
+        "{caps:?}"
+    );
+}
+
+const EWS_401: &[u8] = b"HTTP/1.1 401 Unauthorized\r\nServer: Microsoft-IIS/10.0\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n";
+const PORTAL: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 20\r\n\r\n<html>login</html>\r\n";
+const PROXY_403: &[u8] =
+    b"HTTP/1.1 403 Forbidden\r\nVia: 1.1 proxy.corp (squid/5.7)\r\nContent-Length: 0\r\n\r\n";
+
+#[tokio::test]
+async fn ews_expects_an_authentication_challenge() {
+    let ews = fixtures::tls_server(
+        "127.0.0.1:0",
+        self_signed(&["ews01"]),
+        Serve::Answer(EWS_401),
+    )
+    .await;
+    let r = ih(&["--ews", &ews.to_string()]).await;
+    assert_eq!(v(&r, "multi-443-ih-any"), "ok");
+    let reason = &row(&r, "multi-443-ih-any").judgement.reason;
+    assert!(
+        reason.contains("401 Negotiate, NTLM (Microsoft-IIS/10.0)"),
+        "{reason}"
+    );
+
+    let portal = fixtures::tls_server(
+        "127.0.0.1:0",
+        self_signed(&["ews01"]),
+        Serve::Answer(PORTAL),
+    )
+    .await;
+    let r = ih(&["--ews", &portal.to_string()]).await;
+    assert_eq!(v(&r, "multi-443-ih-any"), "protocol-error");
+    assert!(row(&r, "multi-443-ih-any")
+        .judgement
+        .reason
+        .contains("got 200 OK (text/html)"));
+
+    let proxy = fixtures::tls_server(
+        "127.0.0.1:0",
+        self_signed(&["ews01"]),
+        Serve::Answer(PROXY_403),
+    )
+    .await;
+    let r = ih(&["--ews", &proxy.to_string()]).await;
+    assert_eq!(v(&r, "multi-443-ih-any"), "protocol-error");
+    assert!(kinds(&r, "multi-443-ih-any").contains(&"proxy-header"));
+}
+
+#[tokio::test]
+async fn wrong_protocol_silence_and_instant_close() {
+    let http = fixtures::canned_server("127.0.0.1:0", b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+    let silent = fixtures::silent_server("127.0.0.1:0").await;
+    let closer = fixtures::canned_server("127.0.0.1:0", b"").await;
+    let r = ih(&[
+        "--imap",
+        &http.to_string(),
+        "--pop3",
+        &silent.to_string(),
+        "--ldap",
+        &closer.to_string(),
+        "--timeout",
+        "500ms",
+    ])
+    .await;
+    assert_eq!(v(&r, "multi-143-ih-any"), "protocol-error");
+    assert!(
+        row(&r, "multi-143-ih-any")
+            .judgement
+            .reason
+            .contains("looks like http"),
+        "{}",
+        row(&r, "multi-143-ih-any").judgement.reason
+    );
+    assert_eq!(v(&r, "multi-110-ih-any"), "no-service");
+    assert_eq!(
+        v(&r, "multi-389-ih-any"),
+        "no-service",
+        "{:?}",
+        row(&r, "multi-389-ih-any").judgement
+    );
+    // TLS bytes on a plaintext port are another protocol too.
+    let tls = fixtures::tls_server("127.0.0.1:0", self_signed(&["x"]), Serve::Hold).await;
+    let r = ih(&["--ldap", &tls.to_string(), "--timeout", "500ms"]).await;
+    assert_ne!(v(&r, "multi-389-ih-any"), "ok");
+}
+
+#[tokio::test]
+async fn hostile_peers_end_in_bounded_time() {
+    let endless = servers::endless_line(b"* OK ", b'A').await;
+    let trickle = servers::trickle(b"* OK", b'x', Duration::from_millis(100)).await;
+    let huge_ber =
+        fixtures::canned_server("127.0.0.1:0", &[0x30, 0x84, 0x80, 0x00, 0x00, 0x00, 0x02]).await;
+    let escapes =
+        fixtures::canned_server("127.0.0.1:0", b"+OK \x1b[2J\x1b]0;pwned\x07 ready\r\n").await;
+    let started = std::time::Instant::now();
+    let r = ih(&[
+        "--imap",
+        &endless.to_string(),
+        "--pop3",
+        &trickle.to_string(),
+        "--ldap",
+        &huge_ber.to_string(),
+        "--timeout",
+        "400ms",
+    ])
+    .await;
+    assert_eq!(v(&r, "multi-143-ih-any"), "protocol-error");
+    assert!(row(&r, "multi-143-ih-any")
+        .judgement
+        .reason
+        .contains("longer than"));
+    assert_eq!(
+        v(&r, "multi-110-ih-any"),
+        "no-service",
+        "{:?}",
+        row(&r, "multi-110-ih-any").judgement
+    );
+    assert!(row(&r, "multi-110-ih-any")
+        .judgement
+        .reason
+        .contains("deadline"));
+    assert_eq!(
+        v(&r, "multi-389-ih-any"),
+        "protocol-error",
+        "{:?}",
+        row(&r, "multi-389-ih-any").judgement
+    );
+    // Bounded: the overall deadline is three step timeouts; allow generous slack.
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let r = ih(&["--pop3", &escapes.to_string(), "--timeout", "400ms"]).await;
+    let mut out = Vec::new();
+    mssp_check::report::render(
+        &r,
+        mssp_check::report::Style::Table {
+            color: false,
+            width: None,
+        },
+        &mut out,
+    )
+    .expect("render");
+    assert!(!out.contains(&0x1b), "no escape byte reaches the terminal");
+}

@@ -1,0 +1,300 @@
+//! Small IMAP, POP3 and LDAP servers on loopback, each with the switches the tests need:
+//! STARTTLS offered, missing or refused, and the TLS upgrade done with tokio-rustls.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::fixtures::Identity;
+
+/// How a server answers STARTTLS / STLS / the LDAP StartTLS request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartTls {
+    Offer,
+    /// Not in the capabilities (what a stripping middlebox leaves).
+    Missing,
+    /// Listed, but answered NO / -ERR / resultCode 52.
+    Refuse,
+}
+
+fn acceptor(id: Identity) -> TlsAcceptor {
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(id.chain, id.key)
+    .expect("server config");
+    TlsAcceptor::from(Arc::new(config))
+}
+
+async fn serve<F, Fut>(session: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(session(s));
+        }
+    });
+    addr
+}
+
+/// Reads one line, at most 1 KiB.
+async fn line<S: AsyncRead + Unpin>(r: &mut BufReader<S>) -> Option<String> {
+    let mut buf = Vec::new();
+    let n = (&mut *r)
+        .take(1024)
+        .read_until(b'\n', &mut buf)
+        .await
+        .ok()?;
+    (n > 0).then(|| String::from_utf8_lossy(&buf).trim_end().to_string())
+}
+
+/// An IMAP server: greeting, CAPABILITY, STARTTLS, LOGOUT.
+pub async fn imap(id: Identity, mode: StartTls) -> SocketAddr {
+    let acceptor = acceptor(id);
+    serve(move |tcp| {
+        let acceptor = acceptor.clone();
+        async move {
+            let mut r = BufReader::new(tcp);
+            if r.get_mut()
+                .write_all(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] test ready\r\n")
+                .await
+                .is_err()
+            {
+                return;
+            }
+            if imap_loop(&mut r, mode, false).await {
+                let tcp = r.into_inner();
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let mut r = BufReader::new(tls);
+                    imap_loop(&mut r, mode, true).await;
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// Serves commands until LOGOUT (false) or an accepted STARTTLS (true).
+async fn imap_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    r: &mut BufReader<S>,
+    mode: StartTls,
+    tls: bool,
+) -> bool {
+    while let Some(l) = line(r).await {
+        let mut words = l.splitn(2, ' ');
+        let tag = words.next().unwrap_or("*").to_string();
+        let cmd = words.next().unwrap_or("").to_ascii_uppercase();
+        let reply = match cmd.as_str() {
+            "CAPABILITY" => {
+                let st = if tls || mode == StartTls::Missing {
+                    ""
+                } else {
+                    " STARTTLS"
+                };
+                format!(
+                    "* CAPABILITY IMAP4rev1{st} AUTH=PLAIN\r\n{tag} OK CAPABILITY completed\r\n"
+                )
+            }
+            "STARTTLS" if mode == StartTls::Refuse => {
+                format!("{tag} NO STARTTLS not available now\r\n")
+            }
+            "STARTTLS" => {
+                let _ = r
+                    .get_mut()
+                    .write_all(format!("{tag} OK Begin TLS negotiation now\r\n").as_bytes())
+                    .await;
+                return true;
+            }
+            "LOGOUT" => {
+                let _ = r
+                    .get_mut()
+                    .write_all(
+                        format!("* BYE logging out\r\n{tag} OK LOGOUT completed\r\n").as_bytes(),
+                    )
+                    .await;
+                return false;
+            }
+            _ => format!("{tag} BAD unknown command\r\n"),
+        };
+        if r.get_mut().write_all(reply.as_bytes()).await.is_err() {
+            return false;
+        }
+    }
+    false
+}
+
+/// A POP3 server: greeting, CAPA, STLS, QUIT.
+pub async fn pop3(id: Identity, mode: StartTls, greeting: &'static str) -> SocketAddr {
+    let acceptor = acceptor(id);
+    serve(move |tcp| {
+        let acceptor = acceptor.clone();
+        async move {
+            let mut r = BufReader::new(tcp);
+            if r.get_mut()
+                .write_all(format!("{greeting}\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            if pop3_loop(&mut r, mode, false).await {
+                let tcp = r.into_inner();
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let mut r = BufReader::new(tls);
+                    pop3_loop(&mut r, mode, true).await;
+                }
+            }
+        }
+    })
+    .await
+}
+
+async fn pop3_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    r: &mut BufReader<S>,
+    mode: StartTls,
+    tls: bool,
+) -> bool {
+    while let Some(l) = line(r).await {
+        let reply = match l.to_ascii_uppercase().as_str() {
+            "CAPA" => {
+                let st = if tls || mode == StartTls::Missing {
+                    ""
+                } else {
+                    "STLS\r\n"
+                };
+                format!("+OK Capability list follows\r\nTOP\r\nUSER\r\n{st}UIDL\r\n.\r\n")
+            }
+            "STLS" if mode == StartTls::Refuse => "-ERR not now\r\n".to_string(),
+            "STLS" => {
+                let _ = r
+                    .get_mut()
+                    .write_all(b"+OK Begin TLS negotiation\r\n")
+                    .await;
+                return true;
+            }
+            "QUIT" => {
+                let _ = r.get_mut().write_all(b"+OK bye\r\n").await;
+                return false;
+            }
+            _ => "-ERR unknown command\r\n".to_string(),
+        };
+        if r.get_mut().write_all(reply.as_bytes()).await.is_err() {
+            return false;
+        }
+    }
+    false
+}
+
+/// An LDAPMessage: SEQUENCE { messageID, protocolOp }.
+fn ldap_message(id: u8, op: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x02, 0x01, id];
+    body.extend_from_slice(op);
+    let mut m = vec![0x30, u8::try_from(body.len()).expect("short")];
+    m.extend(body);
+    m
+}
+
+/// An LDAPResult-shaped operation with this application tag and result code.
+fn ldap_result(tag: u8, code: u8) -> Vec<u8> {
+    vec![tag, 0x07, 0x0a, 0x01, code, 0x04, 0x00, 0x04, 0x00]
+}
+
+/// Reads one short LDAPMessage (the tests' requests are all under 128 bytes); returns its id.
+async fn ldap_read<S: AsyncRead + Unpin>(s: &mut S) -> Option<u8> {
+    let mut head = [0u8; 2];
+    s.read_exact(&mut head).await.ok()?;
+    let mut body = vec![0u8; usize::from(head[1])];
+    s.read_exact(&mut body).await.ok()?;
+    body.get(2).copied()
+}
+
+/// An LDAP server for StartTLS (389) and, with `implicit`, a RootDSE over TLS (636).
+pub async fn ldap(id: Identity, mode: StartTls, implicit: bool) -> SocketAddr {
+    let acceptor = acceptor(id);
+    serve(move |mut tcp| {
+        let acceptor = acceptor.clone();
+        async move {
+            if implicit {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Some(msg_id) = ldap_read(&mut tls).await else {
+                    return;
+                };
+                // SearchResultEntry "" with supportedLDAPVersion: 3, then SearchResultDone.
+                let attr = [
+                    &[0x30, 0x1b, 0x04, 0x14][..],
+                    b"supportedLDAPVersion",
+                    &[0x31, 0x03, 0x04, 0x01, b'3'],
+                ]
+                .concat();
+                let entry = [&[0x64, 0x21, 0x04, 0x00, 0x30, 0x1d][..], &attr].concat();
+                let _ = tls.write_all(&ldap_message(msg_id, &entry)).await;
+                let _ = tls
+                    .write_all(&ldap_message(msg_id, &ldap_result(0x65, 0)))
+                    .await;
+                let _ = ldap_read(&mut tls).await; // unbind
+                return;
+            }
+            let Some(msg_id) = ldap_read(&mut tcp).await else {
+                return;
+            };
+            let code = if mode == StartTls::Offer { 0 } else { 52 };
+            let _ = tcp
+                .write_all(&ldap_message(msg_id, &ldap_result(0x78, code)))
+                .await;
+            if code != 0 {
+                let _ = ldap_read(&mut tcp).await;
+                return;
+            }
+            if let Ok(mut tls) = acceptor.accept(tcp).await {
+                let _ = ldap_read(&mut tls).await;
+            }
+        }
+    })
+    .await
+}
+
+/// Writes `first`, then `byte` every `every` until the client goes away (at most 10 000).
+pub async fn trickle(first: &'static [u8], byte: u8, every: std::time::Duration) -> SocketAddr {
+    serve(move |mut s| async move {
+        if s.write_all(first).await.is_err() {
+            return;
+        }
+        for _ in 0..10_000 {
+            tokio::time::sleep(every).await;
+            if s.write_all(&[byte]).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+}
+
+/// Writes `first`, then up to 1 MiB of `fill` without a line end.
+pub async fn endless_line(first: &'static [u8], fill: u8) -> SocketAddr {
+    serve(move |mut s| async move {
+        if s.write_all(first).await.is_err() {
+            return;
+        }
+        let chunk = vec![fill; 16 * 1024];
+        for _ in 0..64 {
+            if s.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let mut sink = [0u8; 64];
+        let _ = s.read(&mut sink).await;
+    })
+    .await
+}
