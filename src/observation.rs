@@ -121,12 +121,30 @@ pub enum Outcome {
     },
 }
 
+/// Why a verifier did not trust a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertProblem {
+    /// The chain does not lead to a root this verifier trusts.
+    UnknownIssuer,
+    /// The certificate is not valid for the name or address probed.
+    NameMismatch,
+    /// Expired, or not valid yet.
+    Validity,
+    Revoked,
+    /// Anything else: bad signature, wrong purpose, malformed.
+    Other,
+}
+
 /// Trust of a chain as one verifier saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Trust {
     Trusted,
-    Untrusted { reason: String },
+    Untrusted {
+        problem: CertProblem,
+        reason: String,
+    },
 }
 
 impl Trust {

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::observation::{CertInfo, TlsFacts, TlsFailure, Trust};
+use crate::observation::{CertInfo, CertProblem, TlsFacts, TlsFailure, Trust};
 
 /// How many of the first bytes read are kept, to show what answered when it is not TLS.
 const TAP_BYTES: usize = 128;
@@ -138,6 +138,7 @@ impl TlsContext {
             ),
             None => {
                 let none = Trust::Untrusted {
+                    problem: CertProblem::Other,
                     reason: "the server sent no certificate".into(),
                 };
                 (none.clone(), none)
@@ -211,8 +212,29 @@ fn judge(
     match v.verify_server_cert(ee, intermediates, name, &[], UnixTime::now()) {
         Ok(_) => Trust::Trusted,
         Err(e) => Trust::Untrusted {
+            problem: problem_of(&e),
             reason: describe_cert_error(&e, name),
         },
+    }
+}
+
+/// The kind of a verification error.
+#[must_use]
+pub fn problem_of(e: &rustls::Error) -> CertProblem {
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer => CertProblem::UnknownIssuer,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                CertProblem::NameMismatch
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => CertProblem::Validity,
+            CertificateError::Revoked => CertProblem::Revoked,
+            _ => CertProblem::Other,
+        },
+        _ => CertProblem::Other,
     }
 }
 

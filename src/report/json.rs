@@ -105,7 +105,7 @@ fn ms(d: Duration) -> u64 {
 fn reason_of(t: &Trust) -> Option<&str> {
     match t {
         Trust::Trusted => None,
-        Trust::Untrusted { reason } => Some(reason),
+        Trust::Untrusted { reason, .. } => Some(reason),
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::profile::CertPolicy;
 use crate::config::HostSpec;
 use crate::observation::{
-    ConnectFailure, DnsFailure, Observation, Outcome, TlsFacts, TlsFailure, Trust,
+    CertProblem, ConnectFailure, DnsFailure, Observation, Outcome, TlsFacts, TlsFailure, Trust,
 };
 use crate::sanitize::printable;
 
@@ -413,6 +413,18 @@ fn completed_tls(
             format!("{version}, trusted by this machine's store ({leaf})"),
             None,
         ),
+        CertPolicy::External if broken_beyond_issuer(facts) => {
+            let why = untrusted_reason(facts);
+            (
+                Verdict::TlsFailed,
+                format!("{version}, {why}"),
+                Some(format!(
+                    "the certificate of {} does not fit: renew it, or use the name it was issued for ({})",
+                    hop.host,
+                    facts.chain.first().map(|c| c.san.join(", ")).unwrap_or_default()
+                )),
+            )
+        }
         CertPolicy::External => {
             let why = untrusted_reason(facts);
             findings.push(Finding::warning(
@@ -428,9 +440,25 @@ fn completed_tls(
     }
 }
 
+/// A wrong name, an expired or revoked certificate: MailStore fails on these even where it
+/// accepts an unknown issuer.
+fn broken_beyond_issuer(facts: &TlsFacts) -> bool {
+    [&facts.public, &facts.os].iter().any(|t| {
+        matches!(
+            t,
+            Trust::Untrusted {
+                problem: CertProblem::NameMismatch | CertProblem::Validity | CertProblem::Revoked,
+                ..
+            }
+        )
+    })
+}
+
 fn untrusted_reason(facts: &TlsFacts) -> String {
     match (&facts.public, &facts.os) {
-        (Trust::Untrusted { reason }, _) | (_, Trust::Untrusted { reason }) => reason.clone(),
+        (Trust::Untrusted { reason, .. }, _) | (_, Trust::Untrusted { reason, .. }) => {
+            reason.clone()
+        }
         _ => "not trusted".to_string(),
     }
 }
