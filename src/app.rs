@@ -9,16 +9,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ColorArg, Format, ProfilesArgs};
 use crate::config::{self, RunConfig};
+use crate::config::{Host, HostSpec, Target};
 use crate::error::{RunError, UsageError};
 use crate::exit::Exit;
+use crate::observation::{Observation, Outcome};
 use crate::plan;
 use crate::probe::connector::{Connector, TcpConnector};
 use crate::probe::dns::Dns;
+use crate::probe::proxy::ProxyConnector;
 use crate::probe::tls::TlsContext;
-use crate::probe::ProbeContext;
+use crate::probe::{Job, ProbeContext};
 use crate::report::{self, Meta, Report, Style};
 use crate::runner;
-use crate::verdict::Origin;
+use crate::verdict::{classify, Context, Verdict};
 
 /// This machine's name, for the report header and hints.
 #[must_use]
@@ -60,25 +63,48 @@ pub async fn check_with<C: Connector>(
     let names = plan::names(&planned);
     let dns = Arc::new(Dns::new(cfg.dns_server, cfg.timeout));
     let answers = tokio::select! {
-        a = runner::resolve_all(dns, names) => a,
+        a = runner::resolve_all(Arc::clone(&dns), names) => a,
         () = cancel.cancelled() => Default::default(),
     };
     let (jobs, mut observations) = plan::expand(&planned, &answers, cfg.all_addresses);
+    let tls = Arc::new(tls);
     let ctx = Arc::new(ProbeContext {
         connector: Arc::new(connector),
-        tls,
+        tls: Arc::clone(&tls),
         timeout: cfg.timeout,
     });
-    observations.extend(runner::run_jobs(ctx, jobs, concurrency, cancel.clone()).await);
+    let direct = runner::run_jobs(Arc::clone(&ctx), jobs, concurrency, cancel.clone());
+    let proxied = proxied(cfg, &planned, &dns, &tls, cancel.clone());
+    let (direct, (proxied, proxy_note)) = tokio::join!(direct, proxied);
+    observations.extend(direct);
+    observations.extend(proxied);
+    notes.extend(proxy_note);
     if cancel.is_cancelled() {
         notes.push("interrupted: probes that had not finished are reported as skipped".into());
     }
 
-    let origin = Origin {
+    let judge = Context {
         role_label: cfg.role.label(),
         hostname: hostname(),
         timeout: cfg.timeout,
+        pins: cfg.pins.clone(),
+        signatures: cfg.signatures.clone(),
     };
+    // A path that came out no-service (or every path, with --canary): does a port of the
+    // same host where nothing should listen answer too?
+    let wanted: Vec<bool> = observations
+        .iter()
+        .map(|o| {
+            o.address.is_some()
+                && (cfg.canary_always && o.timings.connect.is_some() && o.other_attempts.is_empty()
+                    || classify(o, &judge).verdict == Verdict::NoService)
+        })
+        .collect();
+    if !cancel.is_cancelled() {
+        runner::run_canaries(&ctx, &mut observations, &wanted, cfg.canary_port).await;
+    }
+    let origin = judge;
+    let inbound = inbound(cfg).await;
     let meta = Meta {
         version: env!("CARGO_PKG_VERSION"),
         role: cfg.role,
@@ -88,8 +114,89 @@ pub async fn check_with<C: Connector>(
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         strict: cfg.strict,
         notes,
+        inbound,
     };
     Ok(Report::build(meta, observations, &origin))
+}
+
+/// The licensing path once more through the configured HTTP proxy, as MailStore itself
+/// goes when a system proxy is set. Returns the observations and a note for the header.
+async fn proxied(
+    cfg: &RunConfig,
+    planned: &[plan::Planned],
+    dns: &Dns,
+    tls: &Arc<TlsContext>,
+    cancel: CancellationToken,
+) -> (Vec<Observation>, Option<String>) {
+    let Some(proxy) = &cfg.proxy else {
+        return (Vec::new(), None);
+    };
+    let targets: Vec<(&plan::Planned, &HostSpec)> = planned
+        .iter()
+        .filter(|p| p.path.target == Target::Mailstore)
+        .filter_map(|p| p.host.as_ref().map(|h| (p, h)))
+        .collect();
+    if targets.is_empty() {
+        return (Vec::new(), None);
+    }
+    let note = format!(
+        "proxy {} (from {}): my.mailstore.com is checked directly and through it",
+        proxy.url(),
+        proxy.source
+    );
+    let addrs = match &proxy.host.host {
+        Host::Ip(ip) => Ok(vec![*ip]),
+        Host::Name(n) => dns.resolve(n).await,
+    };
+    let mut out = Vec::new();
+    for (p, host) in targets {
+        let job = Job {
+            path: Arc::clone(&p.path),
+            host: host.clone(),
+            port: p.port,
+            addrs: addrs.clone().unwrap_or_default(),
+            dns_time: None,
+            proxy: Some((proxy.host.port.unwrap_or(8080), proxy.url())),
+        };
+        let Err(f) = &addrs else {
+            let ctx = Arc::new(ProbeContext {
+                connector: Arc::new(ProxyConnector {
+                    target: format!("{}:{}", host.display_host(), p.port),
+                }),
+                tls: Arc::clone(tls),
+                timeout: cfg.timeout,
+            });
+            out.extend(runner::run_jobs(ctx, vec![job], 1, cancel.clone()).await);
+            continue;
+        };
+        out.push(job.observe(Outcome::Dns(f.clone()), None));
+    }
+    (out, Some(note))
+}
+
+/// The inbound ports of the role, as the profiles name them: do they listen here?
+async fn inbound(cfg: &RunConfig) -> Vec<crate::probe::listening::Inbound> {
+    let me = match cfg.role {
+        crate::config::Role::Server => Target::Server,
+        crate::config::Role::Mgmt => Target::Mgmt,
+        crate::config::Role::Ih => Target::Ih,
+        crate::config::Role::Cas => Target::Cas,
+        crate::config::Role::Adm | crate::config::Role::Client => return Vec::new(),
+    };
+    let mut ports: Vec<u16> = cfg
+        .profiles
+        .all()
+        .iter()
+        .filter(|p| p.target == me && cfg.modes.contains(&p.mode))
+        .map(|p| p.port.saturating_add(cfg.port_offset))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let mut out = Vec::new();
+    for port in ports {
+        out.push(crate::probe::listening::check(port).await);
+    }
+    out
 }
 
 fn table_style(color: ColorArg) -> Style {
@@ -151,8 +258,125 @@ pub fn profiles(args: &ProfilesArgs, out: &mut dyn Write) -> Result<Exit, RunErr
         }
     };
     match r {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+        Err(e) if !report::reader_gone(&e) => {
             Err(RunError::Internal(format!("writing the list: {e}")))
+        }
+        _ => Ok(Exit::Ok),
+    }
+}
+
+/// `mssp-check firewall --role R`: resolves the peers and prints the inbound rules.
+///
+/// # Errors
+/// Bad input (a malformed CIDR or host, a peer that does not resolve, a role without
+/// inbound ports) and write errors.
+pub async fn firewall(
+    args: &crate::cli::FirewallArgs,
+    out: &mut dyn Write,
+) -> Result<Exit, RunError> {
+    use crate::config::profile::Role;
+    use crate::firewall::{self, Cidr, FirewallFormat, Sources};
+    let usage = |m: String| RunError::Usage(UsageError::new(m));
+    let mut args = args.clone();
+    if let Some(path) = &args.site {
+        let site = config::site::Site::load(path).map_err(|e| usage(format!("--site {e}")))?;
+        if args.admin_net.is_empty() {
+            args.admin_net.clone_from(&site.admin_nets);
+        }
+        if args.mgmt.is_none() {
+            args.mgmt.clone_from(&site.hosts.mgmt);
+        }
+        if args.ih.is_empty() {
+            args.ih = site
+                .hosts
+                .ih
+                .clone()
+                .map(config::site::OneOrMany::into_vec)
+                .unwrap_or_default();
+        }
+        if args.cas.is_empty() {
+            args.cas = site
+                .hosts
+                .cas
+                .clone()
+                .map(config::site::OneOrMany::into_vec)
+                .unwrap_or_default();
+        }
+        if args.dns_server.is_none() {
+            args.dns_server.clone_from(&site.options.dns_server);
+        }
+    }
+    let args = &args;
+    let profiles = config::load_profiles(args.profiles.as_ref())?;
+    let role = config::role_of(args.role);
+    let mut sources = Sources::default();
+    for net in &args.admin_net {
+        sources.admin_nets.push(
+            net.parse::<Cidr>()
+                .map_err(|e| usage(format!("--admin-net {e}")))?,
+        );
+    }
+    let dns_server = args
+        .dns_server
+        .as_deref()
+        .map(|s| {
+            s.parse::<std::net::SocketAddr>()
+                .or_else(|_| {
+                    s.parse::<std::net::IpAddr>()
+                        .map(|ip| std::net::SocketAddr::new(ip, 53))
+                })
+                .map_err(|_| {
+                    usage(format!(
+                        "--dns-server '{s}' is not an IP address; expected IP or IP:port"
+                    ))
+                })
+        })
+        .transpose()?;
+    let dns = Dns::new(dns_server, std::time::Duration::from_secs(5));
+    let mut peers: Vec<(Role, &str, Vec<config::HostSpec>)> = Vec::new();
+    if let Some(m) = &args.mgmt {
+        peers.push((
+            Role::Mgmt,
+            "--mgmt",
+            vec![config::HostSpec::parse(m).map_err(|e| usage(format!("--mgmt {e}")))?],
+        ));
+    }
+    for (r, flag, values) in [
+        (Role::Ih, "--ih", &args.ih),
+        (Role::Cas, "--cas", &args.cas),
+    ] {
+        let mut hosts = Vec::new();
+        for v in values {
+            hosts
+                .extend(config::HostSpec::parse_list(v).map_err(|e| usage(format!("{flag} {e}")))?);
+        }
+        if !hosts.is_empty() {
+            peers.push((r, flag, hosts));
+        }
+    }
+    for (r, flag, hosts) in peers {
+        let mut ips = Vec::new();
+        for h in hosts {
+            match &h.host {
+                config::Host::Ip(ip) => ips.push(*ip),
+                config::Host::Name(n) => ips.extend(dns.resolve(n).await.map_err(|f| {
+                    usage(format!(
+                        "{flag} {n}: the name does not resolve ({f:?}); give an address"
+                    ))
+                })?),
+            }
+        }
+        sources.peers.insert(r, ips);
+    }
+    let rules = firewall::inbound_rules(&profiles, role, &sources).map_err(usage)?;
+    let format = match args.format {
+        crate::cli::FirewallFormatArg::Netsh => FirewallFormat::Netsh,
+        crate::cli::FirewallFormatArg::Powershell => FirewallFormat::Powershell,
+        crate::cli::FirewallFormatArg::Nftables => FirewallFormat::Nftables,
+    };
+    match firewall::render(&rules, role, format, out) {
+        Err(e) if !report::reader_gone(&e) => {
+            Err(RunError::Internal(format!("writing the rules: {e}")))
         }
         _ => Ok(Exit::Ok),
     }

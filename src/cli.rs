@@ -38,6 +38,8 @@ pub enum Command {
     Check(Box<CheckArgs>),
     /// List the paths of the vendor's port tables.
     Profiles(ProfilesArgs),
+    /// Print the inbound firewall rules a role needs (netsh, PowerShell or nftables).
+    Firewall(FirewallArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,6 +84,9 @@ pub struct CheckArgs {
     /// The role of this machine; its outbound paths are checked.
     #[arg(long, value_enum)]
     pub role: Option<RoleArg>,
+    /// A site file naming every host of the deployment (see examples/site.toml); flags win.
+    #[arg(long, value_name = "FILE")]
+    pub site: Option<PathBuf>,
 
     /// SERVER of single server mode (host[:port]).
     #[arg(long, value_name = "HOST", help_heading = "Peers")]
@@ -113,27 +118,18 @@ pub struct CheckArgs {
     pub mailstore_host: Option<String>,
 
     /// Add N to every port of the profiles (for responders on unprivileged ports).
-    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Probing")]
-    pub port_offset: u16,
+    #[arg(long, value_name = "N", help_heading = "Probing")]
+    pub port_offset: Option<u16>,
     /// Probe every address of a name, not only the first that answers.
     #[arg(long, help_heading = "Probing")]
     pub all_addresses: bool,
-    /// Wait this long for each step: connect, TLS handshake, each read (e.g. 5s, 800ms).
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "5s",
-        help_heading = "Probing"
-    )]
-    pub timeout: String,
-    /// Probes in flight at once.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 256,
-        help_heading = "Probing"
-    )]
-    pub concurrency: usize,
+    /// Wait this long for each step: connect, TLS handshake, each read (e.g. 5s, 800ms)
+    /// [default: 5s].
+    #[arg(long, value_name = "DURATION", help_heading = "Probing")]
+    pub timeout: Option<String>,
+    /// Probes in flight at once [default: 256].
+    #[arg(long, value_name = "N", help_heading = "Probing")]
+    pub concurrency: Option<usize>,
     /// Ask this DNS server (IP[:port]) instead of the system's resolvers.
     #[arg(long, value_name = "IP[:PORT]", help_heading = "Probing")]
     pub dns_server: Option<String>,
@@ -143,6 +139,36 @@ pub struct CheckArgs {
     /// Load the port tables from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR", help_heading = "Probing")]
     pub profiles: Option<PathBuf>,
+
+    /// The expected certificate of an endpoint: SHA-1 thumbprint (as SPE shows it) or SHA-256.
+    #[arg(
+        long,
+        value_name = "HOST:PORT=FINGERPRINT",
+        help_heading = "Interception"
+    )]
+    pub pin: Vec<String>,
+    /// More interception signatures (TOML, the format of profiles/interception.toml).
+    #[arg(long, value_name = "FILE", help_heading = "Interception")]
+    pub signatures: Vec<PathBuf>,
+    /// Also try a port where nothing should listen on every target (always done when a
+    /// path comes out no-service).
+    #[arg(long, help_heading = "Interception")]
+    pub canary: bool,
+    /// Check my.mailstore.com also through this HTTP proxy (default: HTTPS_PROXY, or on
+    /// Windows the WinHTTP / Internet Options proxy).
+    #[arg(long, value_name = "URL", help_heading = "Interception")]
+    pub proxy: Option<String>,
+    /// Do not use any proxy, not even the system's.
+    #[arg(long, conflicts_with = "proxy", help_heading = "Interception")]
+    pub no_proxy: bool,
+    /// The port the canary tries.
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 9,
+        help_heading = "Interception"
+    )]
+    pub canary_port: u16,
 
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Table, help_heading = "Output")]
@@ -169,6 +195,47 @@ pub struct ProfilesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Load the port tables from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub profiles: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FirewallFormatArg {
+    /// `netsh advfirewall` commands, as in the vendor's document
+    Netsh,
+    /// `New-NetFirewallRule` commands
+    Powershell,
+    /// an `nft -f` file
+    Nftables,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FirewallArgs {
+    /// The role of the machine the rules are for.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Rule syntax.
+    #[arg(long, value_enum, default_value_t = FirewallFormatArg::Netsh)]
+    pub format: FirewallFormatArg,
+    /// A site file naming every host of the deployment (see examples/site.toml); flags win.
+    #[arg(long, value_name = "FILE")]
+    pub site: Option<PathBuf>,
+    /// The administrators' network (CIDR), for the ADM ports 8470 and 8474; repeatable.
+    #[arg(long, value_name = "CIDR")]
+    pub admin_net: Vec<String>,
+    /// Management Server (its address becomes the source of its rules).
+    #[arg(long, value_name = "HOST")]
+    pub mgmt: Option<String>,
+    /// Instance Hosts, comma-separated or repeated.
+    #[arg(long, value_name = "HOST[,HOST…]")]
+    pub ih: Vec<String>,
+    /// Client Access Servers, comma-separated or repeated.
+    #[arg(long, value_name = "HOST[,HOST…]")]
+    pub cas: Vec<String>,
+    /// Ask this DNS server (IP[:PORT]) instead of the system's resolvers.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub dns_server: Option<String>,
     /// Load the port tables from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub profiles: Option<PathBuf>,

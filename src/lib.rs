@@ -9,6 +9,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exit;
+pub mod firewall;
+pub mod intercept;
 pub mod observation;
 pub mod plan;
 pub mod probe;

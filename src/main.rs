@@ -41,17 +41,14 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
     match cli.command {
         Some(Command::Profiles(args)) => app::profiles(&args, &mut out),
         Some(Command::Check(args)) => check(&args, &mut out),
+        Some(Command::Firewall(args)) => runtime()?.block_on(app::firewall(&args, &mut out)),
         None => check(&cli.check, &mut out),
     }
 }
 
 fn check(args: &mssp_check::cli::CheckArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
     let cfg = config::validate_check(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let cancel = CancellationToken::new();
         let on_ctrl_c = cancel.clone();
         tokio::spawn(async move {
@@ -62,6 +59,13 @@ fn check(args: &mssp_check::cli::CheckArgs, out: &mut dyn Write) -> Result<Exit,
         });
         app::check(&cfg, out, cancel).await
     })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))
 }
 
 /// Clap's errors, as one line (help and version print as usual).

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{HostSpec, PathSpec};
+use crate::probe::canary::Canary;
 use crate::probe::http::HttpHead;
 use crate::probe::starttls::{Failure, Transcript};
 
@@ -56,6 +57,8 @@ pub enum ConnectFailure {
     TimedOut,
     /// ICMP host/net unreachable or administratively prohibited, or no route here.
     Unreachable { detail: String },
+    /// The HTTP proxy would not open a tunnel (`CONNECT` answered with an error).
+    ProxyRefused { line: String },
     /// Anything else the OS said (address in use, permission denied…).
     Other { detail: String },
 }
@@ -68,6 +71,7 @@ impl ConnectFailure {
             ConnectFailure::Refused => "refused (TCP reset)".into(),
             ConnectFailure::TimedOut => "filtered (no answer)".into(),
             ConnectFailure::Unreachable { detail } => format!("unreachable: {detail}"),
+            ConnectFailure::ProxyRefused { line } => format!("proxy refused: {line}"),
             ConnectFailure::Other { detail } => detail.clone(),
         }
     }
@@ -209,5 +213,9 @@ pub struct Observation {
     pub protocol_end: Option<ProtocolEnd>,
     /// The HTTP answer of an https probe.
     pub http: Option<Result<HttpHead, Failure>>,
+    /// What a port of the same host where nothing should listen did, when asked.
+    pub canary: Option<Canary>,
+    /// The HTTP proxy this probe was tunnelled through (`http://host:port`).
+    pub via_proxy: Option<String>,
     pub timings: Timings,
 }

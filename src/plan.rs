@@ -90,6 +90,8 @@ pub fn expand(
                 dialogue_failure: None,
                 protocol_end: None,
                 http: None,
+                canary: None,
+                via_proxy: None,
                 timings: Timings::default(),
             });
             continue;
@@ -107,6 +109,7 @@ pub fn expand(
             port: p.port,
             addrs: Vec::new(),
             dns_time,
+            proxy: None,
         };
         match addrs {
             Err(f) => done.push(job.observe(Outcome::Dns(f), None)),

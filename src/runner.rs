@@ -13,7 +13,7 @@ use crate::observation::{Observation, Outcome};
 use crate::plan::Resolution;
 use crate::probe::connector::Connector;
 use crate::probe::dns::Dns;
-use crate::probe::{self, Job, ProbeContext};
+use crate::probe::{self, canary, Job, ProbeContext};
 
 /// Resolves each name once, all at the same time.
 pub async fn resolve_all(dns: Arc<Dns>, names: Vec<String>) -> BTreeMap<String, Resolution> {
@@ -75,6 +75,43 @@ pub async fn run_jobs<C: Connector>(
         .zip(jobs)
         .map(|(o, job)| o.unwrap_or_else(|| job.observe(Outcome::Cancelled, None)))
         .collect()
+}
+
+/// Tries the canary port on the address of every observation marked in `wanted`, once per
+/// address, all at once, and records the answer in those observations.
+pub async fn run_canaries<C: Connector>(
+    ctx: &Arc<ProbeContext<C>>,
+    observations: &mut [Observation],
+    wanted: &[bool],
+    port: u16,
+) {
+    let mut ips: Vec<std::net::IpAddr> = observations
+        .iter()
+        .zip(wanted)
+        .filter(|(_, w)| **w)
+        .filter_map(|(o, _)| o.address.map(|a| a.ip()))
+        .collect();
+    ips.sort_unstable();
+    ips.dedup();
+    let mut set = JoinSet::new();
+    for ip in ips {
+        let ctx = Arc::clone(ctx);
+        set.spawn(async move {
+            let addr = std::net::SocketAddr::new(ip, port);
+            (ip, canary::probe(&ctx.connector, addr, ctx.timeout).await)
+        });
+    }
+    let mut answers = BTreeMap::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((ip, c)) = joined {
+            answers.insert(ip, c);
+        }
+    }
+    for (o, w) in observations.iter_mut().zip(wanted) {
+        if *w {
+            o.canary = o.address.and_then(|a| answers.get(&a.ip()).cloned());
+        }
+    }
 }
 
 /// Raises the open-files limit as far as allowed and returns the concurrency that fits,

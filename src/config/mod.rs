@@ -1,7 +1,9 @@
 //! Turns the command line and the profiles into one validated [`RunConfig`].
 
 pub mod host;
+pub mod pin;
 pub mod profile;
+pub mod site;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use crate::cli::{CheckArgs, ColorArg, Format, ModeArg, RoleArg};
 use crate::error::UsageError;
+use crate::intercept::signatures::Signatures;
 pub use host::{Host, HostSpec};
 pub use profile::{Mode, PathSpec, Profiles, Role, Target, TargetFlag};
 
@@ -80,6 +83,13 @@ pub struct RunConfig {
     pub format: Format,
     pub color: ColorArg,
     pub strict: bool,
+    pub pins: Vec<pin::Pin>,
+    pub signatures: Signatures,
+    /// Try the canary port on every target, not only after a no-service.
+    pub canary_always: bool,
+    pub canary_port: u16,
+    /// The HTTP proxy for my.mailstore.com, from `--proxy`, the environment or the system.
+    pub proxy: Option<crate::probe::proxy::ProxySetting>,
 }
 
 impl RunConfig {
@@ -96,7 +106,14 @@ impl RunConfig {
 ///
 /// # Errors
 /// A [`UsageError`] naming the input and what was expected.
-pub fn validate_check(args: &CheckArgs) -> Result<RunConfig, UsageError> {
+pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
+    let site = cli
+        .site
+        .as_ref()
+        .map(|p| site::Site::load(p).map_err(|e| UsageError::new(format!("--site {e}"))))
+        .transpose()?;
+    let merged = site.as_ref().map(|s| merge_site(cli, s));
+    let args = merged.as_ref().unwrap_or(cli);
     let role = match args.role {
         Some(r) => role_of(r),
         None => {
@@ -109,12 +126,15 @@ pub fn validate_check(args: &CheckArgs) -> Result<RunConfig, UsageError> {
     let profiles = load_profiles(args.profiles.as_ref())?;
     let targets = validate_targets(args)?;
     let modes = validate_modes(role, &targets)?;
-    validate_unused_flags(role, &modes, &profiles, args)?;
-    let timeout =
-        parse_duration(&args.timeout).map_err(|e| UsageError::new(format!("--timeout {e}")))?;
-    if args.concurrency == 0 {
+    // Only the command line: a site file names hosts of every role on purpose.
+    validate_unused_flags(role, &modes, &profiles, cli)?;
+    let timeout = parse_duration(args.timeout.as_deref().unwrap_or("5s"))
+        .map_err(|e| UsageError::new(format!("--timeout {e}")))?;
+    let concurrency = args.concurrency.unwrap_or(256);
+    if concurrency == 0 {
         return Err(UsageError::new("--concurrency 0: expected at least 1"));
     }
+    let port_offset = args.port_offset.unwrap_or(0);
     let dns_server = args
         .dns_server
         .as_deref()
@@ -129,21 +149,134 @@ pub fn validate_check(args: &CheckArgs) -> Result<RunConfig, UsageError> {
             )));
         }
     }
+    let pins = args
+        .pin
+        .iter()
+        .map(|p| pin::Pin::parse(p).map_err(|e| UsageError::new(format!("--pin {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signatures = load_signatures(&args.signatures)?;
+    if args.canary_port == 0 {
+        return Err(UsageError::new("--canary-port 0: expected 1-65535"));
+    }
+    validate_offset(role, &modes, &profiles, port_offset)?;
+    let mailstore_name = targets
+        .mailstore
+        .as_ref()
+        .map_or_else(|| MAILSTORE_HOST.to_string(), HostSpec::display_host);
+    let proxy = crate::probe::proxy::detect(args.proxy.as_deref(), args.no_proxy, &mailstore_name)
+        .map_err(|e| {
+            UsageError::new(if e.starts_with("HTTPS_PROXY") {
+                e
+            } else {
+                format!("--proxy {e}")
+            })
+        })?;
     Ok(RunConfig {
         role,
         modes,
         targets,
         profiles,
-        port_offset: args.port_offset,
+        port_offset,
         all_addresses: args.all_addresses,
         timeout,
-        concurrency: args.concurrency,
+        concurrency,
         dns_server,
         public_ca: args.public_ca.clone(),
         format: args.format,
         color: args.color,
         strict: args.strict,
+        pins,
+        signatures,
+        canary_always: args.canary,
+        canary_port: args.canary_port,
+        proxy,
     })
+}
+
+/// The built-in interception signatures plus those of `--signatures FILE`.
+///
+/// # Errors
+/// A malformed or unreadable file, naming file and line.
+pub fn load_signatures(files: &[PathBuf]) -> Result<Signatures, UsageError> {
+    let mut all =
+        Signatures::embedded().map_err(|e| UsageError::new(format!("built-in signatures: {e}")))?;
+    for f in files {
+        all.extend(
+            Signatures::load_file(f).map_err(|e| UsageError::new(format!("--signatures {e}")))?,
+        );
+    }
+    Ok(all)
+}
+
+/// `--port-offset` must not push a port of the role past 65535.
+fn validate_offset(
+    role: Role,
+    modes: &[Mode],
+    profiles: &Profiles,
+    offset: u16,
+) -> Result<(), UsageError> {
+    if let Some(p) = profiles
+        .all()
+        .iter()
+        .filter(|p| p.source == role && modes.contains(&p.mode))
+        .find(|p| u32::from(p.port) + u32::from(offset) > 65535)
+    {
+        return Err(UsageError::new(format!(
+            "--port-offset {offset} takes port {} to {}, beyond 65535",
+            p.port,
+            u32::from(p.port) + u32::from(offset)
+        )));
+    }
+    Ok(())
+}
+
+/// The command line with the gaps filled from the site file.
+fn merge_site(cli: &CheckArgs, site: &site::Site) -> CheckArgs {
+    let mut a = cli.clone();
+    let list = |v: &mut Vec<String>, s: &Option<site::OneOrMany>| {
+        if v.is_empty() {
+            if let Some(s) = s {
+                *v = s.clone().into_vec();
+            }
+        }
+    };
+    if a.server.is_none() {
+        a.server.clone_from(&site.hosts.server);
+    }
+    if a.mgmt.is_none() {
+        a.mgmt.clone_from(&site.hosts.mgmt);
+    }
+    list(&mut a.ih, &site.hosts.ih);
+    list(&mut a.cas, &site.hosts.cas);
+    list(&mut a.imap, &site.targets.imap);
+    list(&mut a.pop3, &site.targets.pop3);
+    list(&mut a.ews, &site.targets.ews);
+    list(&mut a.ldap, &site.targets.ldap);
+    if a.mailstore_host.is_none() {
+        a.mailstore_host.clone_from(&site.targets.mailstore);
+    }
+    a.pin.extend(site.pins.iter().cloned());
+    let o = &site.options;
+    if a.timeout.is_none() {
+        a.timeout.clone_from(&o.timeout);
+    }
+    a.concurrency = a.concurrency.or(o.concurrency);
+    a.port_offset = a.port_offset.or(o.port_offset);
+    if a.dns_server.is_none() {
+        a.dns_server.clone_from(&o.dns_server);
+    }
+    if a.public_ca.is_empty() {
+        a.public_ca = o.public_ca.clone().unwrap_or_default();
+    }
+    if a.signatures.is_empty() {
+        a.signatures = o.signatures.clone().unwrap_or_default();
+    }
+    if a.proxy.is_none() && !a.no_proxy {
+        a.proxy.clone_from(&o.proxy);
+    }
+    a.all_addresses |= o.all_addresses.unwrap_or(false);
+    a.strict |= o.strict.unwrap_or(false);
+    a
 }
 
 /// Loads the embedded profiles, or those of `--profiles DIR`.

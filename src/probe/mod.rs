@@ -1,11 +1,14 @@
 //! Runs one probe: connect, TLS, protocol — recording phase timings into an [`Observation`].
 //! Probes judge nothing and print nothing.
 
+pub mod canary;
 pub mod connector;
 pub mod deadline;
 pub mod dialogue;
 pub mod dns;
 pub mod http;
+pub mod listening;
+pub mod proxy;
 pub mod starttls;
 pub mod tcp;
 pub mod tls;
@@ -34,7 +37,7 @@ use tls::TlsContext;
 /// What every probe of a run shares.
 pub struct ProbeContext<C> {
     pub connector: Arc<C>,
-    pub tls: TlsContext,
+    pub tls: Arc<TlsContext>,
     /// The timeout of each step.
     pub timeout: Duration,
 }
@@ -48,6 +51,9 @@ pub struct Job {
     /// Tried at once; the first that connects is probed.
     pub addrs: Vec<IpAddr>,
     pub dns_time: Option<Duration>,
+    /// Tunnel through the HTTP proxy at `addrs` on this port (`http://…`), instead of
+    /// connecting to `addrs` on `port`.
+    pub proxy: Option<(u16, String)>,
 }
 
 impl Job {
@@ -67,6 +73,8 @@ impl Job {
             dialogue_failure: None,
             protocol_end: None,
             http: None,
+            canary: None,
+            via_proxy: self.proxy.as_ref().map(|p| p.1.clone()),
             timings: Timings {
                 dns: self.dns_time,
                 total: self.dns_time.unwrap_or_default(),
@@ -92,7 +100,7 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
     let addrs: Vec<SocketAddr> = job
         .addrs
         .iter()
-        .map(|ip| SocketAddr::new(*ip, job.port))
+        .map(|ip| SocketAddr::new(*ip, job.proxy.as_ref().map_or(job.port, |p| p.0)))
         .collect();
     let mut obs = job.observe(Outcome::Completed, addrs.first().copied());
 

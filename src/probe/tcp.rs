@@ -42,6 +42,14 @@ pub async fn connect_first<C: Connector>(
 /// What a connect error means on the wire.
 #[must_use]
 pub fn classify(e: &io::Error) -> ConnectFailure {
+    if let Some(p) = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<super::proxy::ProxyRefused>())
+    {
+        return ConnectFailure::ProxyRefused {
+            line: p.line.clone(),
+        };
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
         io::ErrorKind::TimedOut => ConnectFailure::TimedOut,

@@ -259,7 +259,7 @@ pub fn describe_cert_error(e: &rustls::Error, name: &ServerName<'_>) -> String {
                 "the certificate is not for TLS servers".into()
             }
             CertificateError::BadEncoding => "the certificate is malformed".into(),
-            other => format!("{other:?}"),
+            other => rustls::Error::InvalidCertificate(other.clone()).to_string(),
         },
         other => other.to_string(),
     }

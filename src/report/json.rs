@@ -25,6 +25,7 @@ struct Doc<'a> {
     summary: Summary,
     exit_code: u8,
     notes: &'a [String],
+    inbound: &'a [crate::probe::listening::Inbound],
 }
 
 #[derive(Serialize)]
@@ -52,6 +53,7 @@ struct JsonResult<'a> {
     starttls: Option<JsonStartTls<'a>>,
     http: Option<JsonHttp<'a>>,
     other_addresses: Vec<JsonAttempt>,
+    via_proxy: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -185,6 +187,7 @@ fn result(row: &Row) -> JsonResult<'_> {
                 failure: f.describe(),
             })
             .collect(),
+        via_proxy: o.via_proxy.as_deref(),
     }
 }
 
@@ -206,6 +209,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         summary: report.summary,
         exit_code: report.exit().code(),
         notes: &m.notes,
+        inbound: &m.inbound,
     };
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
     writeln!(out)

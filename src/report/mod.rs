@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use crate::config::profile::{Mode, Role};
 use crate::observation::Observation;
-use crate::verdict::{classify, Judgement, Origin, Severity, Verdict};
+use crate::verdict::{classify, Context, Judgement, Severity, Verdict};
 
 /// One path's result: what was seen and what it means.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct Meta {
     pub strict: bool,
     /// Things the user should know that are not about one path.
     pub notes: Vec<String>,
+    /// The role's inbound ports on this machine.
+    pub inbound: Vec<crate::probe::listening::Inbound>,
 }
 
 /// A whole run, sorted.
@@ -52,11 +54,11 @@ pub struct Report {
 impl Report {
     /// Judges and sorts the observations of a run.
     #[must_use]
-    pub fn build(meta: Meta, observations: Vec<Observation>, origin: &Origin) -> Self {
+    pub fn build(meta: Meta, observations: Vec<Observation>, ctx: &Context) -> Self {
         let mut rows: Vec<Row> = observations
             .into_iter()
             .map(|obs| {
-                let judgement = classify(&obs, origin);
+                let judgement = classify(&obs, ctx);
                 Row { obs, judgement }
             })
             .collect();
@@ -141,7 +143,16 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
         Style::Json => json::render(report, out),
     };
     match r {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) if reader_gone(&e) => Ok(()),
         other => other,
     }
+}
+
+/// The reader of our output went away (`| head`): not an error. Windows reports a closed
+/// pipe as ERROR_NO_DATA (232) or ERROR_PIPE_NOT_CONNECTED (233), which std does not map
+/// to `BrokenPipe`.
+#[must_use]
+pub fn reader_gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+        || (cfg!(windows) && matches!(e.raw_os_error(), Some(232 | 233)))
 }

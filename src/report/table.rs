@@ -37,6 +37,9 @@ fn target_cell(row: &Row) -> String {
     if o.local_target {
         s.push_str(" [this machine]");
     }
+    if let Some(p) = &o.via_proxy {
+        s.push_str(&format!(" via {}", printable(p, 60)));
+    }
     s
 }
 
@@ -121,6 +124,29 @@ pub fn render(
         ]);
     }
     writeln!(out, "{table}")?;
+
+    if !m.inbound.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "On this machine: the inbound ports of {} ({})",
+            m.role.label(),
+            m.role.title()
+        )?;
+        for i in &m.inbound {
+            let state = match i.listening {
+                Some(true) => "listening",
+                Some(false) => "not listening",
+                None => "unknown",
+            };
+            writeln!(
+                out,
+                " {:>5}  {state:<13}  {}",
+                i.port,
+                printable(&i.detail, 100)
+            )?;
+        }
+    }
 
     let problems: Vec<&Row> = report
         .rows

@@ -1,6 +1,7 @@
 //! Judges an [`Observation`]: one verdict per path, a one-line reason, a hint that names
 //! the hop and the likely fix, and findings. Exhaustive matches only; no I/O.
 
+mod intercept;
 mod protocol;
 
 use serde::Serialize;
@@ -107,18 +108,21 @@ pub struct Judgement {
     pub findings: Vec<Finding>,
 }
 
-/// Who is probing: names this machine in hints.
+/// What judging needs besides the observation: who probes (for hints), the pins, and the
+/// interception signatures.
 #[derive(Debug, Clone)]
-pub struct Origin {
+pub struct Context {
     pub role_label: &'static str,
     pub hostname: String,
     /// The step timeout, quoted in reasons.
     pub timeout: std::time::Duration,
+    pub pins: Vec<crate::config::pin::Pin>,
+    pub signatures: crate::intercept::signatures::Signatures,
 }
 
 /// Judges one observation.
 #[must_use]
-pub fn classify(obs: &Observation, origin: &Origin) -> Judgement {
+pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
     let mut findings = Vec::new();
     if obs.local_target {
         if let Some(a) = obs.address {
@@ -131,7 +135,7 @@ pub fn classify(obs: &Observation, origin: &Origin) -> Judgement {
             ));
         }
     }
-    let hop = Hop::new(obs, origin);
+    let hop = Hop::new(obs, ctx);
     let (verdict, reason, hint) = match &obs.outcome {
         Outcome::Skipped { flag } => (
             Verdict::Skipped,
@@ -157,8 +161,9 @@ pub fn classify(obs: &Observation, origin: &Origin) -> Judgement {
                 hop.target_title, hop.host
             )),
         ),
-        Outcome::Completed => completed(obs, &hop, &mut findings),
+        Outcome::Completed => completed(obs, ctx, &hop, &mut findings),
     };
+    intercept::canary(obs, &hop, &mut findings);
     let severity = match verdict {
         Verdict::Skipped => Severity::Skip,
         Verdict::Ok if findings.iter().any(|f| f.warns) => Severity::Warn,
@@ -186,7 +191,7 @@ pub(crate) struct Hop {
 }
 
 impl Hop {
-    fn new(obs: &Observation, origin: &Origin) -> Self {
+    fn new(obs: &Observation, origin: &Context) -> Self {
         Self {
             from: format!("{} ({})", origin.hostname, origin.role_label),
             host: obs
@@ -264,6 +269,14 @@ fn connect(f: &ConnectFailure, hop: &Hop) -> Triple {
                 hop.from
             )),
         ),
+        ConnectFailure::ProxyRefused { line } => (
+            Verdict::Refused,
+            format!("the proxy answered \"{}\" to CONNECT {}:{p}", printable(line, 60), hop.host),
+            Some(format!(
+                "the HTTP proxy does not let {} through to {}:{p}: allow CONNECT to it on the proxy (and exclude it from TLS inspection)",
+                hop.from, hop.host
+            )),
+        ),
         ConnectFailure::Other { detail } => (
             Verdict::Unreachable,
             printable(detail, 160),
@@ -314,7 +327,12 @@ pub(crate) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
 }
 
 /// A probe that ran to its end: the certificate first, then the protocol.
-fn completed(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) -> Triple {
+fn completed(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Finding>) -> Triple {
+    if let Some(facts) = &obs.tls {
+        if let Some(t) = intercept::chain(obs, facts, ctx, hop, findings) {
+            return t;
+        }
+    }
     let tls = obs
         .tls
         .as_ref()
@@ -323,6 +341,9 @@ fn completed(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) -> Tripl
         if t.0 != Verdict::Ok {
             return t.clone();
         }
+    }
+    if let Some(t) = intercept::protocol(obs, ctx, hop, findings) {
+        return t;
     }
     if let Some(t) = protocol::judge(obs, hop, findings) {
         return t;

@@ -30,7 +30,7 @@ pub(super) fn judge(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) -
     }
     match &obs.http {
         Some(Err(f)) => failed(f, obs, hop, findings),
-        Some(Ok(head)) => http(head, obs, hop, findings),
+        Some(Ok(head)) => http(head, obs, hop),
         None => None,
     }
 }
@@ -253,21 +253,7 @@ fn starttls_missing(
     }
 }
 
-fn http(
-    head: &HttpHead,
-    obs: &Observation,
-    hop: &Hop,
-    findings: &mut Vec<Finding>,
-) -> Option<Triple> {
-    for via in head.headers_all("via") {
-        findings.push(Finding::warning(
-            "proxy-header",
-            format!(
-                "Via: {} — an HTTP proxy handled this request",
-                printable(via, 80)
-            ),
-        ));
-    }
+fn http(head: &HttpHead, obs: &Observation, hop: &Hop) -> Option<Triple> {
     let hp = format!("{}:{}", hop.host, hop.port);
     match obs.path.expect {
         Some(Expect::AuthChallenge) => {

@@ -285,3 +285,51 @@ pub async fn dns_server(zone: Vec<(&'static str, Answer)>) -> SocketAddr {
     });
     addr
 }
+
+/// An HTTP proxy that answers CONNECT: with `allow`, it tunnels to 127.0.0.1 on the
+/// requested port; otherwise it answers 403 like a proxy whose policy forbids the target.
+pub async fn connect_proxy(allow: bool) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 4096 {
+                    match s.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let target = text
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let port: u16 = target
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                if !allow || !text.starts_with("CONNECT ") {
+                    let _ = s
+                        .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+                else {
+                    let _ = s.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut s, &mut upstream).await;
+            });
+        }
+    });
+    addr
+}

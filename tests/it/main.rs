@@ -2,6 +2,7 @@
 
 mod cli;
 mod fixtures;
+mod intercept;
 mod probes;
 mod profiles;
 mod protocols;
@@ -18,8 +19,12 @@ pub async fn check(args: &[&str]) -> Report {
 /// Runs a check with an injected connector.
 pub async fn check_with<C: mssp_check::probe::connector::Connector>(args: &[&str], c: C) -> Report {
     use clap::Parser;
+    // Never a proxy from the environment: tests send traffic to loopback only.
+    let no_proxy = (!args.contains(&"--proxy")).then_some("--no-proxy");
     let cli = mssp_check::cli::Cli::try_parse_from(
-        std::iter::once("mssp-check").chain(args.iter().copied()),
+        std::iter::once("mssp-check")
+            .chain(args.iter().copied())
+            .chain(no_proxy),
     )
     .expect("arguments parse");
     let cfg = mssp_check::config::validate_check(&cli.check).expect("arguments are valid");
@@ -50,5 +55,10 @@ pub fn row<'a>(r: &'a Report, path: &str) -> &'a mssp_check::report::Row {
 
 /// The binary under test.
 pub fn bin() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mssp-check"))
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mssp-check"));
+    // Tests send traffic to loopback only: never to a proxy from the environment.
+    for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        c.env_remove(var);
+    }
+    c
 }

@@ -272,6 +272,9 @@ async fn public_endpoint_needs_a_public_chain() {
         .is_trusted());
 }
 
+/// `SSL_CERT_FILE` steers only the Linux trust store; Windows and macOS ask the OS's own
+/// chain engine.
+#[cfg(not(any(windows, target_os = "macos")))]
 #[tokio::test]
 async fn a_locally_trusted_root_on_a_public_endpoint_is_intercepted() {
     // SSL_CERT_FILE steers the OS store on Linux; the environment is per process, so this

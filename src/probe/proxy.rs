@@ -1,0 +1,299 @@
+//! Explicit HTTP proxies: finding the one this machine is configured with, and tunnelling a
+//! probe through it with `CONNECT`. MailStore's licensing connection to my.mailstore.com uses
+//! the system proxy when one is set.
+
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::connector::Connector;
+use crate::config::HostSpec;
+
+/// Most bytes of a CONNECT answer head that are read.
+const MAX_CONNECT_HEAD: usize = 8 * 1024;
+
+/// A proxy to use, and where the setting came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySetting {
+    pub host: HostSpec,
+    /// `HTTPS_PROXY`, `--proxy`, `WinHTTP`, `WinINet`.
+    pub source: &'static str,
+}
+
+impl ProxySetting {
+    /// `http://proxy:3128`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://{}", self.host)
+    }
+}
+
+/// Parses a proxy URL or `host:port` (scheme http only; port default 8080).
+///
+/// # Errors
+/// A message naming the input.
+pub fn parse(text: &str, source: &'static str) -> Result<ProxySetting, String> {
+    let t = text.trim();
+    let rest = match t.split_once("://") {
+        Some(("http" | "HTTP", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(format!(
+                "'{text}': proxy scheme '{scheme}' is not supported; expected http://HOST:PORT"
+            ))
+        }
+        None => t,
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.contains('@') {
+        return Err(format!(
+            "'{text}': proxy credentials are not supported (mssp-check never sends credentials)"
+        ));
+    }
+    let mut host = HostSpec::parse(rest).map_err(|e| format!("proxy {e}"))?;
+    host.port = Some(host.port.unwrap_or(8080));
+    Ok(ProxySetting { host, source })
+}
+
+/// The proxy for `target`: `--proxy` wins, `--no-proxy` disables, else the environment
+/// (`HTTPS_PROXY`/`https_proxy`, honouring `NO_PROXY`), else on Windows the WinHTTP and
+/// WinINet settings.
+///
+/// # Errors
+/// A malformed setting, naming where it came from.
+pub fn detect(
+    cli: Option<&str>,
+    disabled: bool,
+    target: &str,
+) -> Result<Option<ProxySetting>, String> {
+    if disabled {
+        return Ok(None);
+    }
+    if let Some(p) = cli {
+        return parse(p, "--proxy").map(Some);
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if let Some(v) = env("HTTPS_PROXY").or_else(|| env("https_proxy")) {
+        let no_proxy = env("NO_PROXY")
+            .or_else(|| env("no_proxy"))
+            .unwrap_or_default();
+        if bypassed(&no_proxy, target) {
+            return Ok(None);
+        }
+        return parse(&v, "HTTPS_PROXY")
+            .map(Some)
+            .map_err(|e| format!("HTTPS_PROXY {e}"));
+    }
+    Ok(windows::system_proxy())
+}
+
+/// `NO_PROXY` semantics as curl has them: `*`, or a list of names that match the target or
+/// a parent domain.
+fn bypassed(no_proxy: &str, target: &str) -> bool {
+    let target = target.to_ascii_lowercase();
+    no_proxy
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|e| {
+            let e = e.trim_start_matches('.').to_ascii_lowercase();
+            e == "*" || target == e || target.ends_with(&format!(".{e}"))
+        })
+}
+
+/// Opens connections through an HTTP proxy with `CONNECT target`.
+#[derive(Debug, Clone)]
+pub struct ProxyConnector {
+    /// `host:port` as written in the CONNECT line.
+    pub target: String,
+}
+
+impl Connector for ProxyConnector {
+    type Stream = TcpStream;
+
+    /// `addr` is the proxy's address.
+    async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        let mut s = TcpStream::connect(addr).await?;
+        let _ = s.set_nodelay(true);
+        let req = format!(
+            "CONNECT {t} HTTP/1.1\r\nHost: {t}\r\nUser-Agent: {}\r\n\r\n",
+            super::http::USER_AGENT,
+            t = self.target
+        );
+        s.write_all(req.as_bytes()).await?;
+        let head = read_head(&mut s).await?;
+        let status_line = head.lines().next().unwrap_or_default().to_string();
+        let status: Option<u16> = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok());
+        match status {
+            Some(200..=299) => Ok(s),
+            Some(code) => Err(io::Error::other(ProxyRefused {
+                status: code,
+                line: crate::sanitize::printable(&status_line, 80),
+            })),
+            None => Err(io::Error::other(ProxyRefused {
+                status: 0,
+                line: crate::sanitize::printable(&status_line, 80),
+            })),
+        }
+    }
+}
+
+/// The proxy did not open the tunnel.
+#[derive(Debug, thiserror::Error)]
+#[error("the proxy answered \"{line}\" to CONNECT")]
+pub struct ProxyRefused {
+    pub status: u16,
+    pub line: String,
+}
+
+/// Reads up to the end of the response head, one byte at a time so that no byte of the
+/// tunnel is consumed (the head is small and this happens once per probe).
+async fn read_head(s: &mut TcpStream) -> io::Result<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_CONNECT_HEAD {
+            return Err(io::Error::other(
+                "the proxy's answer to CONNECT is too long",
+            ));
+        }
+        if s.read(&mut byte).await? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the proxy closed the connection during CONNECT",
+            ));
+        }
+        head.push(byte[0]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+#[cfg(windows)]
+mod windows {
+    //! The proxy settings of WinHTTP (what services use; `netsh winhttp show proxy`) and of
+    //! WinINet (the logged-in user's Internet Options).
+    use super::{parse, ProxySetting};
+    use winreg::enums::{HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE};
+    use winreg::RegKey;
+
+    const KEY: &str = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Internet Settings";
+
+    pub(super) fn system_proxy() -> Option<ProxySetting> {
+        winhttp().or_else(wininet)
+    }
+
+    fn winhttp() -> Option<ProxySetting> {
+        let key = RegKey::predef(HKEY_LOCAL_MACHINE)
+            .open_subkey(format!(r"{KEY}\Connections"))
+            .ok()?;
+        let blob: Vec<u8> = key
+            .get_raw_value("WinHttpSettings")
+            .ok()?
+            .bytes
+            .into_owned();
+        let server = super::winhttp_blob(&blob)?;
+        pick_https(&server).and_then(|s| parse(&s, "WinHTTP").ok())
+    }
+
+    fn wininet() -> Option<ProxySetting> {
+        let key = RegKey::predef(HKEY_CURRENT_USER).open_subkey(KEY).ok()?;
+        let enabled: u32 = key.get_value("ProxyEnable").ok()?;
+        if enabled == 0 {
+            return None;
+        }
+        let server: String = key.get_value("ProxyServer").ok()?;
+        pick_https(&server).and_then(|s| parse(&s, "WinINet").ok())
+    }
+
+    /// `proxy:8080`, or `http=a:80;https=b:443`.
+    fn pick_https(server: &str) -> Option<String> {
+        if !server.contains('=') {
+            return Some(server.trim().to_string()).filter(|s| !s.is_empty());
+        }
+        server
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("https"))
+            .map(|(_, v)| v.trim().to_string())
+    }
+}
+
+#[cfg(not(windows))]
+mod windows {
+    pub(super) fn system_proxy() -> Option<super::ProxySetting> {
+        None
+    }
+}
+
+/// The proxy server of a `WinHttpSettings` value: a little-endian structure of a version, a
+/// counter, flags (bit 2 set: a proxy is configured), then a length-prefixed proxy string
+/// and a length-prefixed bypass list.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn winhttp_blob(b: &[u8]) -> Option<String> {
+    let u32_at = |i: usize| -> Option<usize> {
+        let bytes: [u8; 4] = b.get(i..i + 4)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(bytes)).ok()
+    };
+    let flags = u32_at(8)?;
+    if flags & 0x2 == 0 {
+        return None;
+    }
+    let len = u32_at(12)?;
+    let server = b.get(16..16usize.checked_add(len)?)?;
+    Some(String::from_utf8_lossy(server).trim().to_string()).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_urls() {
+        let p = parse("http://proxy.corp:3128/", "--proxy").expect("url");
+        assert_eq!(p.url(), "http://proxy.corp:3128");
+        assert_eq!(
+            parse("proxy.corp", "x").expect("bare").host.port,
+            Some(8080)
+        );
+        assert!(parse("socks5://p:1080", "x")
+            .expect_err("socks")
+            .contains("not supported"));
+        assert!(parse("http://u:pw@p:1", "x")
+            .expect_err("creds")
+            .contains("credentials"));
+    }
+
+    #[test]
+    fn no_proxy_lists() {
+        assert!(bypassed("*", "my.mailstore.com"));
+        assert!(bypassed("localhost, .mailstore.com", "my.mailstore.com"));
+        assert!(bypassed("my.mailstore.com", "my.mailstore.com"));
+        assert!(!bypassed("store.com", "my.mailstore.com"));
+        assert!(!bypassed("", "my.mailstore.com"));
+    }
+
+    #[test]
+    fn winhttp_settings_blob() {
+        let server = b"proxy.corp:8080";
+        let mut blob = vec![0x28, 0, 0, 0, 5, 0, 0, 0, 3, 0, 0, 0];
+        blob.extend_from_slice(&u32::try_from(server.len()).expect("len").to_le_bytes());
+        blob.extend_from_slice(server);
+        blob.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(winhttp_blob(&blob).as_deref(), Some("proxy.corp:8080"));
+        blob[8] = 1; // direct access
+        assert_eq!(winhttp_blob(&blob), None);
+        assert_eq!(winhttp_blob(&blob[..10]), None);
+        let mut lying = blob.clone();
+        lying[8] = 3;
+        lying[12] = 0xff;
+        assert_eq!(
+            winhttp_blob(&lying),
+            None,
+            "a length past the end is ignored"
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! Interception evidence, in-process: product CAs, pins, re-signed internal certificates,
+//! mail-proxy greetings, proxy headers and accept-all middleboxes.
+
+use crate::fixtures::{self, self_signed, Ca, Serve, HTTP_OK};
+use crate::{check, row};
+
+fn kinds(r: &mssp_check::report::Report, path: &str) -> Vec<&'static str> {
+    row(r, path)
+        .judgement
+        .findings
+        .iter()
+        .map(|f| f.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_product_ca_on_an_internal_port_is_intercepted() {
+    for (cn, org) in [
+        ("FortiGate CA", "Fortinet"),
+        ("mitmproxy", "mitmproxy"),
+        ("DO_NOT_TRUST_FiddlerRoot", "DO_NOT_TRUST"),
+    ] {
+        let ca = Ca::new(cn, org);
+        let mgmt =
+            fixtures::tls_server("127.0.0.1:0", ca.leaf(&["mgmt01"]), Serve::Answer(HTTP_OK)).await;
+        let r = check(&["--role", "ih", "--mgmt", &mgmt.to_string()]).await;
+        let j = &row(&r, "multi-8471-ih-mgmt").judgement;
+        assert_eq!(j.verdict.label(), "intercepted", "{cn}: {j:?}");
+        assert!(
+            kinds(&r, "multi-8471-ih-mgmt").contains(&"interception-ca"),
+            "{cn}"
+        );
+        assert!(j.reason.contains(cn), "{cn}: {}", j.reason);
+        assert!(
+            j.hint
+                .as_deref()
+                .unwrap_or("")
+                .contains(&format!("{}", mgmt.port())),
+            "{cn}: advice names the port: {:?}",
+            j.hint
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_ca_on_an_internal_port_is_a_resigned_warning_not_interception() {
+    let ca = Ca::new("Contoso Issuing CA 2", "Contoso");
+    let mgmt =
+        fixtures::tls_server("127.0.0.1:0", ca.leaf(&["mgmt01"]), Serve::Answer(HTTP_OK)).await;
+    let r = check(&["--role", "ih", "--mgmt", &mgmt.to_string()]).await;
+    let j = &row(&r, "multi-8471-ih-mgmt").judgement;
+    assert_eq!(j.verdict.label(), "ok", "{j:?}");
+    assert!(kinds(&r, "multi-8471-ih-mgmt").contains(&"resigned"));
+    assert_eq!(format!("{:?}", j.severity), "Warn");
+}
+
+#[tokio::test]
+async fn pins_settle_it_both_ways() {
+    let id = self_signed(&["mgmt01"]);
+    let sha1 = {
+        use std::fmt::Write;
+        let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &id.chain[0]);
+        d.as_ref().iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02X}:");
+            s
+        })
+    };
+    let mgmt = fixtures::tls_server("127.0.0.1:0", id, Serve::Answer(HTTP_OK)).await;
+    let pin = format!("{mgmt}={}", sha1.trim_end_matches(':'));
+    let r = check(&["--role", "ih", "--mgmt", &mgmt.to_string(), "--pin", &pin]).await;
+    assert_eq!(
+        row(&r, "multi-8471-ih-mgmt").judgement.verdict.label(),
+        "ok"
+    );
+    assert!(kinds(&r, "multi-8471-ih-mgmt").contains(&"pin-match"));
+
+    let wrong = format!("{mgmt}={}", "ab".repeat(32));
+    let r = check(&["--role", "ih", "--mgmt", &mgmt.to_string(), "--pin", &wrong]).await;
+    let j = &row(&r, "multi-8471-ih-mgmt").judgement;
+    assert_eq!(j.verdict.label(), "intercepted");
+    let f = j
+        .findings
+        .iter()
+        .find(|f| f.kind == "pin-mismatch")
+        .expect("pin-mismatch");
+    assert!(
+        f.detail.contains(&"ab".repeat(32)),
+        "both fingerprints: {}",
+        f.detail
+    );
+}
+
+#[tokio::test]
+async fn an_accept_all_middlebox_shows_on_the_canary() {
+    let path = fixtures::silent_server("127.0.0.1:0").await;
+    let canary = fixtures::silent_server("127.0.0.1:0").await;
+    let r = check(&[
+        "--role",
+        "ih",
+        "--mgmt",
+        &path.to_string(),
+        "--timeout",
+        "400ms",
+        "--canary-port",
+        &canary.port().to_string(),
+    ])
+    .await;
+    assert_eq!(
+        row(&r, "multi-8471-ih-mgmt").judgement.verdict.label(),
+        "no-service"
+    );
+    assert!(kinds(&r, "multi-8471-ih-mgmt").contains(&"canary-open"));
+
+    // An ordinary host: the canary port is closed, no finding.
+    let closed = fixtures::closed_port("127.0.0.1");
+    let r = check(&[
+        "--role",
+        "ih",
+        "--mgmt",
+        &path.to_string(),
+        "--timeout",
+        "400ms",
+        "--canary-port",
+        &closed.port().to_string(),
+    ])
+    .await;
+    assert!(!kinds(&r, "multi-8471-ih-mgmt").contains(&"canary-open"));
+}
+
+const VIA_OK: &[u8] = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM\r\nVia: 1.1 bluecoat\r\nContent-Length: 0\r\n\r\n";
+
+#[tokio::test]
+async fn a_via_header_is_a_proxy_finding() {
+    let ews = fixtures::tls_server(
+        "127.0.0.1:0",
+        self_signed(&["ews01"]),
+        Serve::Answer(VIA_OK),
+    )
+    .await;
+    let mgmt = fixtures::closed_port("127.0.0.1").to_string();
+    let r = check(&["--role", "ih", "--mgmt", &mgmt, "--ews", &ews.to_string()]).await;
+    assert!(
+        kinds(&r, "multi-443-ih-any").contains(&"proxy-header"),
+        "{:?}",
+        row(&r, "multi-443-ih-any").judgement
+    );
+}
+
+#[tokio::test]
+async fn a_mail_proxy_greeting_is_intercepted() {
+    let p3scan = fixtures::canned_server("127.0.0.1:0", b"+OK P3Scan'ing...\r\n").await;
+    let mgmt = fixtures::closed_port("127.0.0.1").to_string();
+    let r = check(&[
+        "--role",
+        "ih",
+        "--mgmt",
+        &mgmt,
+        "--pop3",
+        &p3scan.to_string(),
+        "--timeout",
+        "500ms",
+    ])
+    .await;
+    let j = &row(&r, "multi-110-ih-any").judgement;
+    assert_eq!(j.verdict.label(), "intercepted", "{j:?}");
+    assert!(kinds(&r, "multi-110-ih-any").contains(&"banner-signature"));
+}
+
+#[tokio::test]
+async fn clean_paths_have_no_interception_findings() {
+    let mgmt = fixtures::tls_server(
+        "127.0.0.1:0",
+        self_signed(&["mgmt01"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
+    let r = check(&["--role", "ih", "--mgmt", &mgmt.to_string(), "--canary"]).await;
+    for row in &r.rows {
+        assert_ne!(
+            row.judgement.verdict.label(),
+            "intercepted",
+            "{:?}",
+            row.judgement
+        );
+        for f in &row.judgement.findings {
+            assert!(
+                !matches!(
+                    f.kind,
+                    "interception-ca" | "canary-open" | "resigned" | "pin-mismatch"
+                ),
+                "{f:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn my_mailstore_is_checked_directly_and_through_the_proxy() {
+    let ca = Ca::new("Lab Public Root", "Lab");
+    let ms =
+        fixtures::tls_server("127.0.0.1:0", ca.leaf(&["ms.test"]), Serve::Answer(HTTP_OK)).await;
+    let dns = fixtures::dns_server(vec![(
+        "ms.test",
+        fixtures::Answer::Addrs(vec!["127.0.0.1".parse().expect("ip")]),
+    )])
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let pem = ca
+        .write(dir.path(), "public.pem")
+        .to_string_lossy()
+        .into_owned();
+    let target = format!("ms.test:{}", ms.port());
+    let d = dns.to_string();
+    for (allow, via_proxy) in [(true, "ok"), (false, "refused")] {
+        let proxy = format!("http://{}", fixtures::connect_proxy(allow).await);
+        let r = check(&[
+            "--role",
+            "server",
+            "--mailstore-host",
+            &target,
+            "--dns-server",
+            &d,
+            "--public-ca",
+            &pem,
+            "--proxy",
+            &proxy,
+        ])
+        .await;
+        let rows: Vec<_> = r
+            .rows
+            .iter()
+            .filter(|row| row.obs.path.id == "single-443-server-mailstore")
+            .collect();
+        assert_eq!(rows.len(), 2, "direct and through the proxy");
+        let direct = rows
+            .iter()
+            .find(|row| row.obs.via_proxy.is_none())
+            .expect("direct");
+        let tunnelled = rows
+            .iter()
+            .find(|row| row.obs.via_proxy.is_some())
+            .expect("via proxy");
+        assert_eq!(direct.judgement.verdict.label(), "ok");
+        assert_eq!(
+            tunnelled.judgement.verdict.label(),
+            via_proxy,
+            "{:?}",
+            tunnelled.judgement
+        );
+        assert_eq!(tunnelled.obs.port, ms.port());
+        if !allow {
+            assert!(
+                tunnelled.judgement.reason.contains("403"),
+                "{}",
+                tunnelled.judgement.reason
+            );
+        }
+        assert!(r.meta.notes.iter().any(|n| n.contains("through it")));
+    }
+}
