@@ -110,7 +110,9 @@ impl Site {
     /// `FILE:LINE:COLUMN: what was expected`.
     pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+            let (line, col) = e
+                .span()
+                .map_or((0, 0), |s| super::profile::line_col(text, s.start));
             format!(
                 "{}:{line}:{col}: {}",
                 path.display(),
@@ -118,16 +120,6 @@ impl Site {
             )
         })
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, column)
 }
 
 #[cfg(test)]

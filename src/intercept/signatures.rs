@@ -218,7 +218,8 @@ impl Signatures {
     /// format, with the line and column of the offending value.
     pub fn parse(file: &Path, text: &str) -> Result<Self, SignatureError> {
         let at = |span: Option<Range<usize>>, message: String| {
-            let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
+            let (line, column) =
+                span.map_or((0, 0), |s| crate::config::profile::line_col(text, s.start));
             SignatureError {
                 file: file.to_path_buf(),
                 line,
@@ -651,18 +652,6 @@ fn unescape(raw: &[u8]) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// 1-based line and column (in characters) of a byte offset, never panicking.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut end = offset.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let before = &text[..end];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 #[cfg(test)]
@@ -1145,6 +1134,7 @@ mod tests {
 
     #[test]
     fn line_col_is_one_based_and_safe() {
+        use crate::config::profile::line_col;
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert_eq!(line_col("ab", 0), (1, 1));
         assert_eq!(line_col("é\né", 5), (2, 2));
