@@ -72,6 +72,7 @@ pub async fn check_with<C: Connector>(
         connector: Arc::new(connector),
         tls: Arc::clone(&tls),
         timeout: cfg.timeout,
+        token: cfg.token.as_ref().map(|t| t.0.clone()),
     });
     let direct = runner::run_jobs(Arc::clone(&ctx), jobs, concurrency, cancel.clone());
     let proxied = proxied(cfg, &planned, &dns, &tls, cancel.clone());
@@ -89,6 +90,7 @@ pub async fn check_with<C: Connector>(
         timeout: cfg.timeout,
         pins: cfg.pins.clone(),
         signatures: cfg.signatures.clone(),
+        token: cfg.token.as_ref().map(|t| t.0.clone()),
     };
     // A path that came out no-service (or every path, with --canary): does a port of the
     // same host where nothing should listen answer too?
@@ -165,6 +167,7 @@ async fn proxied(
                 }),
                 tls: Arc::clone(tls),
                 timeout: cfg.timeout,
+                token: cfg.token.as_ref().map(|t| t.0.clone()),
             });
             out.extend(runner::run_jobs(ctx, vec![job], 1, cancel.clone()).await);
             continue;

@@ -150,6 +150,10 @@ pub struct CheckArgs {
     /// More interception signatures (TOML, the format of profiles/interception.toml).
     #[arg(long, value_name = "FILE", help_heading = "Interception")]
     pub signatures: Vec<PathBuf>,
+    /// The secret shared with `mssp-check listen --token`: only the real responder can then
+    /// prove the session end to end.
+    #[arg(long, value_name = "SECRET", env = "MSSP_CHECK_TOKEN", hide_env_values = true, help_heading = "Interception")]
+    pub token: Option<String>,
     /// Also try a port where nothing should listen on every target (always done when a
     /// path comes out no-service).
     #[arg(long, help_heading = "Interception")]

@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod e2e;
 pub mod exit;
 pub mod firewall;
 pub mod intercept;

@@ -181,6 +181,17 @@ pub struct TlsFacts {
     pub os: Trust,
 }
 
+/// An end-to-end statement seen in a session (DESIGN §5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct E2eSeen {
+    /// The statement, or why the text that carried the marker did not parse.
+    pub statement: Result<crate::e2e::Statement, String>,
+    /// The greeting text after the statement (IMAP), whose hash the statement carries.
+    pub tail: Option<String>,
+    /// The nonce this probe sent, if any.
+    pub nonce: Option<String>,
+}
+
 /// Time spent in each phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
@@ -217,5 +228,9 @@ pub struct Observation {
     pub canary: Option<Canary>,
     /// The HTTP proxy this probe was tunnelled through (`http://host:port`).
     pub via_proxy: Option<String>,
+    /// This side's address of the connection.
+    pub local_addr: Option<SocketAddr>,
+    /// What an `mssp-check listen` responder stated inside the session, if one answered.
+    pub e2e: Option<E2eSeen>,
     pub timings: Timings,
 }

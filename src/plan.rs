@@ -92,6 +92,8 @@ pub fn expand(
                 http: None,
                 canary: None,
                 via_proxy: None,
+                local_addr: None,
+                e2e: None,
                 timings: Timings::default(),
             });
             continue;

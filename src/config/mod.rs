@@ -90,6 +90,18 @@ pub struct RunConfig {
     pub canary_port: u16,
     /// The HTTP proxy for my.mailstore.com, from `--proxy`, the environment or the system.
     pub proxy: Option<crate::probe::proxy::ProxySetting>,
+    /// `--token`, shared with the responder.
+    pub token: Option<Secret>,
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl RunConfig {
@@ -159,6 +171,11 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         return Err(UsageError::new("--canary-port 0: expected 1-65535"));
     }
     validate_offset(role, &modes, &profiles, port_offset)?;
+    let token = match args.token.as_deref() {
+        Some("") => return Err(UsageError::new("--token is empty; expected the secret given to mssp-check listen --token")),
+        Some(t) => Some(Secret(t.as_bytes().to_vec())),
+        None => None,
+    };
     let mailstore_name = targets
         .mailstore
         .as_ref()
@@ -190,6 +207,7 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         canary_always: args.canary,
         canary_port: args.canary_port,
         proxy,
+        token,
     })
 }
 

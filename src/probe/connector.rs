@@ -13,6 +13,11 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Connects; the caller bounds the time.
     fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// This side's address of a connection, as the far end should see it without NAT.
+    fn local_addr(_stream: &Self::Stream) -> Option<SocketAddr> {
+        None
+    }
 }
 
 /// Plain TCP through the OS.
@@ -27,5 +32,9 @@ impl Connector for TcpConnector {
         // Probes write small requests and wait for answers: no reason to batch.
         let _ = s.set_nodelay(true);
         Ok(s)
+    }
+
+    fn local_addr(stream: &TcpStream) -> Option<SocketAddr> {
+        stream.local_addr().ok()
     }
 }

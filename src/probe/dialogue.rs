@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
 use super::deadline::Deadline;
-use super::http::{get_request, HttpResponse};
+use super::http::{get_request_with, HttpResponse};
 use super::starttls::{Action, Dialogue};
 use super::tls::{Tap, TlsContext};
 use crate::observation::{Phase, ProtocolEnd, TlsFacts, TlsFailure};
@@ -54,10 +54,12 @@ pub struct HttpScript {
 }
 
 impl HttpScript {
+    /// A GET that also carries the end-to-end nonce (harmless to any server; a responder
+    /// echoes it in its statement).
     #[must_use]
-    pub fn new(host_header: &str, path: &str) -> Self {
+    pub fn new(host_header: &str, path: &str, nonce: &str) -> Self {
         Self {
-            request: Some(get_request(host_header, path)),
+            request: Some(get_request_with(host_header, path, &[(crate::e2e::NONCE_HEADER, nonce)])),
             response: HttpResponse::new(),
         }
     }

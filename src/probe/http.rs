@@ -30,13 +30,23 @@ fn clean(s: &str, percent: bool) -> String {
 /// `GET path HTTP/1.1` with Host, User-Agent, `Accept: */*` and `Connection: close`; no credentials.
 #[must_use]
 pub fn get_request(host_header: &str, path: &str) -> Vec<u8> {
+    get_request_with(host_header, path, &[])
+}
+
+/// [`get_request`] with more headers (names and values cleaned like the host).
+#[must_use]
+pub fn get_request_with(host_header: &str, path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
     let host = clean(host_header, false);
     let mut path = clean(path, true);
     if !path.starts_with('/') {
         path.insert(0, '/');
     }
+    let mut extra_lines = String::new();
+    for (name, value) in extra {
+        extra_lines.push_str(&format!("{}: {}\r\n", clean(name, false), clean(value, false)));
+    }
     format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n{extra_lines}Connection: close\r\n\r\n"
     )
     .into_bytes()
 }

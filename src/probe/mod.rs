@@ -6,6 +6,7 @@ pub mod connector;
 pub mod deadline;
 pub mod dialogue;
 pub mod dns;
+pub mod e2e;
 pub mod http;
 pub mod listening;
 pub mod proxy;
@@ -40,6 +41,8 @@ pub struct ProbeContext<C> {
     pub tls: Arc<TlsContext>,
     /// The timeout of each step.
     pub timeout: Duration,
+    /// The shared secret of `--token`, for the responder's HMAC.
+    pub token: Option<Vec<u8>>,
 }
 
 /// One probe to run: a path, a host, and the addresses to try.
@@ -75,6 +78,8 @@ impl Job {
             http: None,
             canary: None,
             via_proxy: self.proxy.as_ref().map(|p| p.1.clone()),
+            local_addr: None,
+            e2e: None,
             timings: Timings {
                 dns: self.dns_time,
                 total: self.dns_time.unwrap_or_default(),
@@ -133,6 +138,7 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
     };
     obs.address = Some(addr);
     obs.local_target = dns::is_local(addr.ip());
+    obs.local_addr = C::local_addr(&stream);
     obs.timings.connect = Some(took);
 
     let name = server_name(&job.host, addr);
@@ -157,14 +163,23 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
     };
 
     let t = Instant::now();
+    let nonce = crate::e2e::new_nonce();
     let driven = match kind {
-        ProbeKind::Tcp | ProbeKind::Tls => None,
+        ProbeKind::Tcp => None,
+        ProbeKind::Tls => {
+            if let Conn::Tls(mut s) = conn {
+                obs.e2e = e2e::listen(&mut s, ctx, &nonce).await;
+            }
+            None
+        }
         ProbeKind::Https => {
             let path = job.path.http_path.as_deref().unwrap_or("/");
-            let mut script = HttpScript::new(&host_header(&job.host, job.port), path);
+            let mut script = HttpScript::new(&host_header(&job.host, job.port), path, &nonce);
             let d = dialogue::drive(conn, &mut script, &ctx.tls, &name, &deadline).await;
             if d.end.is_none() || script.response.is_done() {
-                obs.http = Some(script.response.into_outcome());
+                let head = script.response.into_outcome();
+                obs.e2e = head.as_ref().ok().and_then(|h| e2e::from_header(h, &nonce));
+                obs.http = Some(head);
             }
             Some(d)
         }
@@ -224,6 +239,11 @@ where
     D: Dialogue,
 {
     let d = dialogue::drive(conn, &mut machine, &ctx.tls, name, deadline).await;
+    obs.e2e = machine
+        .transcript()
+        .greeting
+        .as_deref()
+        .and_then(e2e::from_greeting);
     obs.dialogue = Some(machine.transcript().clone());
     obs.dialogue_failure = match machine.outcome() {
         Ok(()) => None,

@@ -140,6 +140,10 @@ impl Connector for ProxyConnector {
             })),
         }
     }
+
+    fn local_addr(stream: &TcpStream) -> Option<SocketAddr> {
+        stream.local_addr().ok()
+    }
 }
 
 /// The proxy did not open the tunnel.

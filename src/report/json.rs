@@ -54,6 +54,15 @@ struct JsonResult<'a> {
     http: Option<JsonHttp<'a>>,
     other_addresses: Vec<JsonAttempt>,
     via_proxy: Option<&'a str>,
+    local_address: Option<String>,
+    e2e: Option<JsonE2e>,
+}
+
+#[derive(Serialize)]
+struct JsonE2e {
+    statement: Option<String>,
+    error: Option<String>,
+    nonce_sent: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -188,6 +197,12 @@ fn result(row: &Row) -> JsonResult<'_> {
             })
             .collect(),
         via_proxy: o.via_proxy.as_deref(),
+        local_address: o.local_addr.map(|a| a.to_string()),
+        e2e: o.e2e.as_ref().map(|e| JsonE2e {
+            statement: e.statement.as_ref().ok().map(crate::e2e::Statement::to_line),
+            error: e.statement.as_ref().err().cloned(),
+            nonce_sent: e.nonce.clone(),
+        }),
     }
 }
 

@@ -271,3 +271,97 @@ pub(super) fn canary(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) 
         ));
     }
 }
+
+/// The end-to-end proof of an `mssp-check listen` responder: certain, not heuristic.
+pub(super) fn e2e(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Finding>) -> Option<Triple> {
+    let seen = obs.e2e.as_ref()?;
+    let hp = format!("{}:{}", hop.host, hop.port);
+    let st = match &seen.statement {
+        Ok(st) => st,
+        Err(e) => {
+            findings.push(Finding::warning(
+                "e2e-unreadable",
+                format!("a responder statement arrived but does not parse: {}", printable(e, 80)),
+            ));
+            return None;
+        }
+    };
+    let mismatch = |findings: &mut Vec<Finding>, detail: String, reason: &str| {
+        findings.push(Finding::warning("e2e-mismatch", detail));
+        Some((
+            Verdict::Intercepted,
+            reason.to_string(),
+            Some(format!(
+                "something between this machine and the responder on {hp} terminates the session: exclude {hp} from SSL/TLS inspection and mail scanning"
+            )),
+        ))
+    };
+    if let Some(token) = &ctx.token {
+        if !st.verify(token) {
+            return mismatch(
+                findings,
+                "the statement's HMAC does not verify with --token: it was not written by the responder that holds the token".into(),
+                "end-to-end proof failed: the statement is not the responder's",
+            );
+        }
+        if seen.nonce.is_some() && st.nonce != seen.nonce {
+            return mismatch(
+                findings,
+                format!(
+                    "the statement answers nonce {}, this probe sent {}: a replayed statement",
+                    st.nonce.as_deref().unwrap_or("-"),
+                    seen.nonce.as_deref().unwrap_or("-")
+                ),
+                "end-to-end proof failed: a replayed statement",
+            );
+        }
+    }
+    if let Some(leaf) = obs.tls.as_ref().and_then(|t| t.chain.first()) {
+        if !leaf.sha256.eq_ignore_ascii_case(&st.cert_sha256) {
+            return mismatch(
+                findings,
+                format!(
+                    "the responder served the certificate sha256 {}, this machine received sha256 {} (issuer {})",
+                    st.cert_sha256,
+                    leaf.sha256,
+                    printable(&leaf.issuer, 80)
+                ),
+                "end-to-end proof failed: another certificate arrived than the responder served",
+            );
+        }
+    }
+    if let Some(tail) = &seen.tail {
+        if !st.text_matches(tail) {
+            findings.push(Finding::warning(
+                "banner-rewritten",
+                format!("the greeting text arrived as \"{}\", not as the responder sent it", printable(tail, 60)),
+            ));
+            return Some((
+                Verdict::Intercepted,
+                "the greeting was rewritten on the way".into(),
+                Some(format!("a mail proxy between this machine and {hp} rewrites the session: exclude {hp} from mail scanning")),
+            ));
+        }
+    }
+    if let Some(local) = obs.local_addr {
+        let canon = |a: std::net::SocketAddr| (a.ip().to_canonical(), a.port());
+        if canon(local) != canon(st.peer) {
+            findings.push(Finding::warning(
+                "nat",
+                format!(
+                    "the responder saw this connection come from {}, this machine sent it from {}: NAT or a proxy in the path",
+                    st.peer, local
+                ),
+            ));
+        }
+    }
+    findings.push(Finding::info(
+        "e2e-verified",
+        if obs.tls.is_some() {
+            format!("the responder on {hp} served the certificate this machine received (sha256 {})", st.cert_sha256)
+        } else {
+            format!("the responder on {hp} answered (no TLS on this path to compare)")
+        },
+    ));
+    None
+}

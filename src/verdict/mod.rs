@@ -118,6 +118,8 @@ pub struct Context {
     pub timeout: std::time::Duration,
     pub pins: Vec<crate::config::pin::Pin>,
     pub signatures: crate::intercept::signatures::Signatures,
+    /// `--token`, to check the responder's HMAC.
+    pub token: Option<Vec<u8>>,
 }
 
 /// Judges one observation.
@@ -328,6 +330,22 @@ pub(crate) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
 
 /// A probe that ran to its end: the certificate first, then the protocol.
 fn completed(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Finding>) -> Triple {
+    if let Some(t) = intercept::e2e(obs, ctx, hop, findings) {
+        return t;
+    }
+    let (v, reason, hint) = completed_unproven(obs, ctx, hop, findings);
+    if v == Verdict::Ok && findings.iter().any(|f| f.kind == "e2e-verified") {
+        return (v, format!("{reason}, end-to-end verified"), hint);
+    }
+    (v, reason, hint)
+}
+
+fn completed_unproven(
+    obs: &Observation,
+    ctx: &Context,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Triple {
     if let Some(facts) = &obs.tls {
         if let Some(t) = intercept::chain(obs, facts, ctx, hop, findings) {
             return t;
