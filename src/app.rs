@@ -106,7 +106,11 @@ pub async fn check_with<C: Connector>(
         runner::run_canaries(&ctx, &mut observations, &wanted, cfg.canary_port).await;
     }
     let origin = judge;
-    let inbound = inbound(cfg).await;
+    let inbound = if cfg.check_inbound {
+        inbound(cfg).await
+    } else {
+        Vec::new()
+    };
     let meta = Meta {
         version: env!("CARGO_PKG_VERSION"),
         role: cfg.role,
@@ -383,4 +387,52 @@ pub async fn firewall(
         }
         _ => Ok(Exit::Ok),
     }
+}
+
+/// `mssp-check listen --role R`: the responder, until `--duration` or Ctrl-C. Its banner and
+/// one line per connection go to stdout.
+///
+/// # Errors
+/// Bad input (exit 2): a role without inbound ports, a bad duration, unusable --cert/--key;
+/// no port bound (exit 3).
+pub async fn listen(
+    args: &crate::cli::ListenArgs,
+    cancel: CancellationToken,
+) -> Result<Exit, RunError> {
+    use crate::responder::{self, ListenConfig};
+    let usage = |m: String| RunError::Usage(UsageError::new(m));
+    let profiles = config::load_profiles(args.profiles.as_ref())?;
+    let mut cfg = ListenConfig::new(config::role_of(args.role), profiles);
+    if let Some(b) = args.bind {
+        cfg.bind = b;
+    }
+    cfg.port_offset = args.port_offset;
+    cfg.identity = args.cert.clone().zip(args.key.clone());
+    cfg.duration = config::parse_duration_long(&args.duration)
+        .map_err(|e| usage(format!("--duration {e}")))?;
+    if args.max_connections == 0 || args.max_bytes == 0 {
+        return Err(usage(
+            "--max-connections and --max-bytes must be at least 1".into(),
+        ));
+    }
+    cfg.max_connections = args.max_connections;
+    cfg.max_bytes = args.max_bytes;
+    cfg.token = match args.token.as_deref() {
+        Some("") => return Err(usage("--token is empty".into())),
+        t => t.map(|t| t.as_bytes().to_vec()),
+    };
+    let mut log = std::io::stdout();
+    match responder::run(&cfg, cancel, &mut log).await {
+        Ok(_) => Ok(Exit::Ok),
+        Err(e) if e.is_usage() => Err(usage(e.to_string())),
+        Err(e) => Err(RunError::Internal(e.to_string())),
+    }
+}
+
+/// `mssp-check demo`.
+///
+/// # Errors
+/// When the demo cannot set itself up on loopback.
+pub async fn demo(args: &crate::cli::DemoArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
+    crate::demo::run(out, table_style(args.color)).await
 }

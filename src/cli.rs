@@ -40,6 +40,12 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Print the inbound firewall rules a role needs (netsh, PowerShell or nftables).
     Firewall(FirewallArgs),
+    /// Before go-live: answer on the inbound ports of a role, so that its peers can check
+    /// the firewall end to end before MailStore is installed.
+    Listen(ListenArgs),
+    /// A whole deployment on loopback: responders, an intercepting relay, a closed port,
+    /// and the checks of several roles against them.
+    Demo(DemoArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,7 +158,13 @@ pub struct CheckArgs {
     pub signatures: Vec<PathBuf>,
     /// The secret shared with `mssp-check listen --token`: only the real responder can then
     /// prove the session end to end.
-    #[arg(long, value_name = "SECRET", env = "MSSP_CHECK_TOKEN", hide_env_values = true, help_heading = "Interception")]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "MSSP_CHECK_TOKEN",
+        hide_env_values = true,
+        help_heading = "Interception"
+    )]
     pub token: Option<String>,
     /// Also try a port where nothing should listen on every target (always done when a
     /// path comes out no-service).
@@ -243,4 +255,50 @@ pub struct FirewallArgs {
     /// Load the port tables from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub profiles: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// The role whose inbound ports to answer on (server, mgmt, ih or cas).
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The address to listen on [default: every address].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::IpAddr>,
+    /// Add N to every port (no root needed, or beside a running service).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub port_offset: u16,
+    /// The certificate to serve (PEM) [default: a self-signed one made at start].
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Stop after this long (e.g. 15m, 90s).
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub duration: String,
+    /// Connections served at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_connections: usize,
+    /// Bytes read per connection at most.
+    #[arg(long, value_name = "BYTES", default_value_t = 65536)]
+    pub max_bytes: usize,
+    /// A secret shared with the checking side (`--token`): statements are signed with it.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "MSSP_CHECK_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Load the port tables from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub profiles: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Colour in the tables.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
 }

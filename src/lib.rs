@@ -7,8 +7,9 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod error;
+pub mod demo;
 pub mod e2e;
+pub mod error;
 pub mod exit;
 pub mod firewall;
 pub mod intercept;
@@ -16,6 +17,7 @@ pub mod observation;
 pub mod plan;
 pub mod probe;
 pub mod report;
+pub mod responder;
 pub mod runner;
 pub mod sanitize;
 pub mod verdict;

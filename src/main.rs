@@ -42,6 +42,11 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
         Some(Command::Profiles(args)) => app::profiles(&args, &mut out),
         Some(Command::Check(args)) => check(&args, &mut out),
         Some(Command::Firewall(args)) => runtime()?.block_on(app::firewall(&args, &mut out)),
+        Some(Command::Listen(args)) => runtime()?.block_on(async {
+            let cancel = ctrl_c();
+            app::listen(&args, cancel).await
+        }),
+        Some(Command::Demo(args)) => runtime()?.block_on(app::demo(&args, &mut out)),
         None => check(&cli.check, &mut out),
     }
 }
@@ -49,16 +54,22 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
 fn check(args: &mssp_check::cli::CheckArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
     let cfg = config::validate_check(args)?;
     runtime()?.block_on(async {
-        let cancel = CancellationToken::new();
-        let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("mssp-check: interrupted; reporting what finished");
-                on_ctrl_c.cancel();
-            }
-        });
+        let cancel = ctrl_c();
         app::check(&cfg, out, cancel).await
     })
+}
+
+/// A token that Ctrl-C cancels (call inside the runtime).
+fn ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("mssp-check: interrupted; finishing");
+            on_ctrl_c.cancel();
+        }
+    });
+    cancel
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, RunError> {

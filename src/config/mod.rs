@@ -92,6 +92,8 @@ pub struct RunConfig {
     pub proxy: Option<crate::probe::proxy::ProxySetting>,
     /// `--token`, shared with the responder.
     pub token: Option<Secret>,
+    /// Report whether the role's inbound ports listen on this machine.
+    pub check_inbound: bool,
 }
 
 /// A secret that never shows in `Debug` output or logs.
@@ -172,7 +174,11 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
     }
     validate_offset(role, &modes, &profiles, port_offset)?;
     let token = match args.token.as_deref() {
-        Some("") => return Err(UsageError::new("--token is empty; expected the secret given to mssp-check listen --token")),
+        Some("") => {
+            return Err(UsageError::new(
+                "--token is empty; expected the secret given to mssp-check listen --token",
+            ))
+        }
         Some(t) => Some(Secret(t.as_bytes().to_vec())),
         None => None,
     };
@@ -208,6 +214,7 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         canary_port: args.canary_port,
         proxy,
         token,
+        check_inbound: true,
     })
 }
 
@@ -452,11 +459,23 @@ fn validate_unused_flags(
     Ok(())
 }
 
-/// `5`, `5s`, `800ms`, `1.5s`, `2m`.
+/// `5`, `5s`, `800ms`, `1.5s`, `2m`: a probe timeout, 1 ms to 10 min.
 ///
 /// # Errors
 /// A message naming the input.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_bounded(text, 600.0, "1ms to 10m")
+}
+
+/// A duration for `listen --duration`: the same forms and `h`, up to 24 hours.
+///
+/// # Errors
+/// A message naming the input.
+pub fn parse_duration_long(text: &str) -> Result<Duration, String> {
+    parse_bounded(text, 86_400.0, "1ms to 24h")
+}
+
+fn parse_bounded(text: &str, max_secs: f64, range: &str) -> Result<Duration, String> {
     let t = text.trim();
     let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => t.split_at(i),
@@ -469,14 +488,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => value / 1000.0,
         "s" => value,
         "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
         _ => {
             return Err(format!(
-                "'{text}': unknown unit '{unit}'; expected ms, s or m"
+                "'{text}': unknown unit '{unit}'; expected ms, s, m or h"
             ))
         }
     };
-    if !(0.001..=600.0).contains(&secs) {
-        return Err(format!("'{text}' is out of range; expected 1ms to 10m"));
+    if !(0.001..=max_secs).contains(&secs) {
+        return Err(format!("'{text}' is out of range; expected {range}"));
     }
     Ok(Duration::from_secs_f64(secs))
 }

@@ -59,7 +59,11 @@ impl HttpScript {
     #[must_use]
     pub fn new(host_header: &str, path: &str, nonce: &str) -> Self {
         Self {
-            request: Some(get_request_with(host_header, path, &[(crate::e2e::NONCE_HEADER, nonce)])),
+            request: Some(get_request_with(
+                host_header,
+                path,
+                &[(crate::e2e::NONCE_HEADER, nonce)],
+            )),
             response: HttpResponse::new(),
         }
     }

@@ -26,7 +26,10 @@ where
     C: Connector,
 {
     let sent = if ctx.token.is_some() {
-        stream.write_all(e2e::nonce_line(nonce).as_bytes()).await.ok()?;
+        stream
+            .write_all(e2e::nonce_line(nonce).as_bytes())
+            .await
+            .ok()?;
         stream.flush().await.ok()?;
         Some(nonce.to_string())
     } else {

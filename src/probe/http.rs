@@ -43,7 +43,11 @@ pub fn get_request_with(host_header: &str, path: &str, extra: &[(&str, &str)]) -
     }
     let mut extra_lines = String::new();
     for (name, value) in extra {
-        extra_lines.push_str(&format!("{}: {}\r\n", clean(name, false), clean(value, false)));
+        extra_lines.push_str(&format!(
+            "{}: {}\r\n",
+            clean(name, false),
+            clean(value, false)
+        ));
     }
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n{extra_lines}Connection: close\r\n\r\n"

@@ -199,7 +199,11 @@ fn result(row: &Row) -> JsonResult<'_> {
         via_proxy: o.via_proxy.as_deref(),
         local_address: o.local_addr.map(|a| a.to_string()),
         e2e: o.e2e.as_ref().map(|e| JsonE2e {
-            statement: e.statement.as_ref().ok().map(crate::e2e::Statement::to_line),
+            statement: e
+                .statement
+                .as_ref()
+                .ok()
+                .map(crate::e2e::Statement::to_line),
             error: e.statement.as_ref().err().cloned(),
             nonce_sent: e.nonce.clone(),
         }),

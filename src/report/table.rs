@@ -167,11 +167,7 @@ pub fn render(
         .map(|(v, n)| format!("{n} {}", v.label()))
         .collect();
     let warned = if report.summary.warned > 0 {
-        format!(
-            ", {} warning{}",
-            report.summary.warned,
-            if report.summary.warned == 1 { "" } else { "s" }
-        )
+        format!("; {} with warnings", report.summary.warned)
     } else {
         String::new()
     };
@@ -207,12 +203,7 @@ fn problem(r: &Row, color: bool, out: &mut dyn Write) -> io::Result<()> {
         if p.required { "" } else { " (optional path)" }
     )?;
     writeln!(out, "   {}", printable(&r.judgement.reason, 200))?;
-    for f in r
-        .judgement
-        .findings
-        .iter()
-        .filter(|f| f.kind != "local-target")
-    {
+    for f in r.judgement.findings.iter().filter(|f| f.warns) {
         writeln!(out, "   [{}] {}", f.kind, printable(&f.detail, 300))?;
     }
     if let Some(leaf) = r.obs.tls.as_ref().and_then(|t| t.chain.first()) {

@@ -273,7 +273,12 @@ pub(super) fn canary(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) 
 }
 
 /// The end-to-end proof of an `mssp-check listen` responder: certain, not heuristic.
-pub(super) fn e2e(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Finding>) -> Option<Triple> {
+pub(super) fn e2e(
+    obs: &Observation,
+    ctx: &Context,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Option<Triple> {
     let seen = obs.e2e.as_ref()?;
     let hp = format!("{}:{}", hop.host, hop.port);
     let st = match &seen.statement {
@@ -281,7 +286,10 @@ pub(super) fn e2e(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Ve
         Err(e) => {
             findings.push(Finding::warning(
                 "e2e-unreadable",
-                format!("a responder statement arrived but does not parse: {}", printable(e, 80)),
+                format!(
+                    "a responder statement arrived but does not parse: {}",
+                    printable(e, 80)
+                ),
             ));
             return None;
         }
@@ -334,7 +342,10 @@ pub(super) fn e2e(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Ve
         if !st.text_matches(tail) {
             findings.push(Finding::warning(
                 "banner-rewritten",
-                format!("the greeting text arrived as \"{}\", not as the responder sent it", printable(tail, 60)),
+                format!(
+                    "the greeting text arrived as \"{}\", not as the responder sent it",
+                    printable(tail, 60)
+                ),
             ));
             return Some((
                 Verdict::Intercepted,
@@ -358,7 +369,10 @@ pub(super) fn e2e(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Ve
     findings.push(Finding::info(
         "e2e-verified",
         if obs.tls.is_some() {
-            format!("the responder on {hp} served the certificate this machine received (sha256 {})", st.cert_sha256)
+            format!(
+                "the responder on {hp} served the certificate this machine received (sha256 {})",
+                st.cert_sha256
+            )
         } else {
             format!("the responder on {hp} answered (no TLS on this path to compare)")
         },

@@ -468,7 +468,11 @@ fn completed_tls(
             let why = untrusted_reason(facts);
             findings.push(Finding::warning(
                 "untrusted-chain",
-                format!("{leaf}: {why}; MailStore accepts it only if told to ignore certificate errors for this server"),
+                if obs.path.source == crate::config::Role::Client {
+                    format!("{leaf}: {why}; users' mail clients and browsers will warn: give {} a certificate from a CA they trust", hop.host)
+                } else {
+                    format!("{leaf}: {why}; MailStore accepts it only if told to ignore certificate errors for this server")
+                },
             ));
             (
                 Verdict::Ok,

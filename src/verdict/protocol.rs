@@ -49,10 +49,17 @@ pub(super) fn summary(obs: &Observation) -> Option<String> {
         return Some(s);
     }
     let d = obs.dialogue.as_ref()?;
-    let greeting = d
-        .greeting
-        .as_deref()
-        .map(|g| format!("\"{}\"", printable(g, 50)));
+    let greeting = d.greeting.as_deref().map(|g| {
+        // A responder's statement is evidence, not news: show the words after it.
+        let shown = match g
+            .find(crate::e2e::MAGIC)
+            .and_then(|i| g[i..].find(']').map(|j| i + j))
+        {
+            Some(end) => format!("* OK {}", g[end + 1..].trim_start()),
+            None => g.to_string(),
+        };
+        format!("\"{}\"", printable(&shown, 50))
+    });
     match obs.path.probe {
         ProbeKind::ImapStarttls | ProbeKind::Pop3Stls | ProbeKind::LdapStarttls if d.upgraded => {
             Some("STARTTLS".to_string())

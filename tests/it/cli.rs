@@ -89,7 +89,10 @@ fn table_has_no_colour_when_piped_and_ends_with_a_summary() {
     assert!(!stdout.contains('\x1b'), "no escape codes into a pipe");
     assert!(stdout.contains("VERDICT") && stdout.contains("refused"));
     let last = stdout.trim_end().lines().last().unwrap_or_default();
-    assert!(last.starts_with("9 paths: 2 refused, 7 skipped"), "{last}");
+    assert!(
+        last.starts_with("9 paths: 2 refused, 7 skipped; 1 with warnings"),
+        "{last}"
+    );
     assert!(last.contains("(exit 1"), "{last}");
     let (_, forced, _) = run(&["--role", "ih", "--mgmt", &closed, "--color", "always"]);
     assert!(forced.contains('\x1b'));

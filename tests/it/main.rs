@@ -6,6 +6,7 @@ mod intercept;
 mod probes;
 mod profiles;
 mod protocols;
+mod responder;
 mod servers;
 
 use mssp_check::report::Report;

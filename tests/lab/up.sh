@@ -156,6 +156,7 @@ table inet msc_lab {
     type nat hook prerouting priority dstnat; policy accept;
     ip saddr $mgmt02 ip daddr $mailstore tcp dport 443 dnat ip to $mitm:443 comment "mgmt02 -> my.mailstore.com: sslsplit, FortiGate CA"
     ip saddr $ih02 ip daddr $mgmt01 tcp dport 8471 dnat ip to $mitm:8471 comment "ih02 -> mgmt01:8471: sslsplit, FortiGate CA"
+    ip saddr $mgmt02 ip daddr $ih02 tcp dport 8472 dnat ip to $mitm:8472 comment "mgmt02 -> ih02:8472: sslsplit in front of a responder (tests/lab/responder.sh)"
     ip saddr $ih02 ip daddr $mail01 tcp dport 110 dnat ip to $mitm:110 comment "ih02 -> mail01:110: perdition (own greeting, STLS with FortiGate CA)"
     ip saddr $client02 ip daddr $cas01 tcp dport 143 dnat ip to $mitm:143 comment "client02 -> cas01:143: STARTTLS stripper"
   }
@@ -427,7 +428,8 @@ start_middleboxes() {
     sslsplit -k "$LAB_PKI/fortigate-ca.key" -c "$LAB_PKI/fortigate-ca.pem" \
     -l "$dir/sslsplit-connect.log" -u nobody \
     ssl 0.0.0.0 443 "$(lab_v4 mailstore)" 443 \
-    ssl 0.0.0.0 8471 "$(lab_v4 mgmt01)" 8471
+    ssl 0.0.0.0 8471 "$(lab_v4 mgmt01)" 8471 \
+    ssl 0.0.0.0 8472 "$(lab_v4 ih02)" 8472
   # A real mail proxy: greets with its own banner, answers CAPA itself and
   # offers STLS with a certificate of the proxy's CA.
   start_daemon msc-mitm perdition "$dir/perdition.out" \
@@ -481,7 +483,7 @@ for check in \
   dns01:53 mgmt01:8470 mgmt01:8471 mgmt01:8474 ih01:8472 \
   cas01:143 cas01:993 cas01:443 cas01:8473 ews01:443 mailstore:443 \
   mail01:143 mail01:993 mail01:110 mail01:995 mail02:143 mail02:110 \
-  ldap01:389 ldap01:636 mitm:443 mitm:8471 mitm:110 mitm:143 silent01:9999; do
+  ldap01:389 ldap01:636 mitm:443 mitm:8471 mitm:8472 mitm:110 mitm:143 silent01:9999; do
   wait_listen "${check%%:*}" "${check##*:}"
 done
 

@@ -1,0 +1,206 @@
+//! The responder and the probe together: every port kind verified end to end, and a
+//! TLS-terminating relay between them caught with certainty.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mssp_check::config::{Profiles, Role};
+use mssp_check::responder::{self, ListenConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::fixtures::Ca;
+use crate::{check, row};
+
+/// Starts a responder for `role` on 127.0.0.1 at a free offset; returns the offset.
+async fn responder(role: Role, token: Option<&str>, cancel: &CancellationToken) -> u16 {
+    let profiles = Profiles::embedded().expect("profiles");
+    let ports: Vec<u16> = profiles
+        .all()
+        .iter()
+        .filter(|p| p.target.label() == role.label() && p.mode.label() == "multi")
+        .map(|p| p.port)
+        .collect();
+    let offset = (20_000u16..=56_000)
+        .step_by(997)
+        .find(|o| {
+            ports
+                .iter()
+                .all(|p| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, p + o)).is_ok())
+        })
+        .expect("a free offset");
+    let mut cfg = ListenConfig::new(role, profiles);
+    cfg.bind = Ipv4Addr::LOCALHOST.into();
+    cfg.port_offset = offset;
+    cfg.duration = Duration::from_secs(60);
+    cfg.token = token.map(|t| t.as_bytes().to_vec());
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        let mut sink = std::io::sink();
+        let _ = responder::run(&cfg, c, &mut sink).await;
+    });
+    for p in &ports {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, p + offset))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    offset
+}
+
+fn kinds(r: &mssp_check::report::Report, path: &str) -> Vec<&'static str> {
+    row(r, path)
+        .judgement
+        .findings
+        .iter()
+        .map(|f| f.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_port_kind_is_verified_end_to_end() {
+    let cancel = CancellationToken::new();
+    let cas = responder(Role::Cas, Some("s3cret"), &cancel)
+        .await
+        .to_string();
+    let r = check(&[
+        "--role",
+        "client",
+        "--cas",
+        "127.0.0.1",
+        "--port-offset",
+        &cas,
+        "--token",
+        "s3cret",
+    ])
+    .await;
+    for path in [
+        "multi-143-client-cas",
+        "multi-443-client-cas",
+        "multi-993-client-cas",
+    ] {
+        let j = &row(&r, path).judgement;
+        assert_eq!(j.verdict.label(), "ok", "{path}: {j:?}");
+        assert!(kinds(&r, path).contains(&"e2e-verified"), "{path}: {j:?}");
+        assert!(
+            j.reason.ends_with("end-to-end verified"),
+            "{path}: {}",
+            j.reason
+        );
+        assert!(
+            !kinds(&r, path).contains(&"nat"),
+            "{path}: loopback has no NAT"
+        );
+    }
+    let mgmt = responder(Role::Mgmt, None, &cancel).await.to_string();
+    let r = check(&[
+        "--role",
+        "ih",
+        "--mgmt",
+        "127.0.0.1",
+        "--port-offset",
+        &mgmt,
+    ])
+    .await;
+    for path in ["multi-8470-ih-mgmt", "multi-8471-ih-mgmt"] {
+        assert!(
+            kinds(&r, path).contains(&"e2e-verified"),
+            "{path}: {:?}",
+            row(&r, path).judgement
+        );
+    }
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_not_proof() {
+    let cancel = CancellationToken::new();
+    let ih = responder(Role::Ih, Some("right"), &cancel).await;
+    let target = format!("127.0.0.1:{}", 8472 + ih);
+    let r = check(&[
+        "--role",
+        "mgmt",
+        "--ih",
+        &target,
+        "--mailstore-host",
+        "127.0.0.1:1",
+        "--token",
+        "wrong",
+    ])
+    .await;
+    assert_eq!(
+        row(&r, "multi-8472-mgmt-ih").judgement.verdict.label(),
+        "intercepted"
+    );
+    assert!(kinds(&r, "multi-8472-mgmt-ih").contains(&"e2e-mismatch"));
+    cancel.cancel();
+}
+
+/// A TLS-terminating relay with its own CA, as TLS inspection does.
+async fn relay(upstream: SocketAddr) -> SocketAddr {
+    let ca = Ca::new("Corporate Inspection CA", "Example Corp");
+    let id = ca.leaf(&["127.0.0.1"]);
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(id.chain, id.key)
+    .expect("config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let tls = Arc::new(mssp_check::probe::tls::TlsContext::new(&[]).expect("tls"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, tls) = (acceptor.clone(), Arc::clone(&tls));
+            tokio::spawn(async move {
+                let Ok(mut down) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(up) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let name = rustls::pki_types::ServerName::IpAddress(upstream.ip().into());
+                let Ok((mut up, _)) = tls.handshake(up, &name).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_relay_in_between_is_caught() {
+    let cancel = CancellationToken::new();
+    let ih = responder(Role::Ih, None, &cancel).await;
+    let relay = relay(SocketAddr::from((Ipv4Addr::LOCALHOST, 8472 + ih))).await;
+    let r = check(&[
+        "--role",
+        "mgmt",
+        "--ih",
+        &relay.to_string(),
+        "--mailstore-host",
+        "127.0.0.1:1",
+    ])
+    .await;
+    let j = &row(&r, "multi-8472-mgmt-ih").judgement;
+    assert_eq!(j.verdict.label(), "intercepted", "{j:?}");
+    let f = j
+        .findings
+        .iter()
+        .find(|f| f.kind == "e2e-mismatch")
+        .expect("e2e-mismatch");
+    assert!(f.detail.contains("Corporate Inspection CA"), "{}", f.detail);
+    cancel.cancel();
+}
