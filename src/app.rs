@@ -234,6 +234,8 @@ pub async fn check(
     let style = match cfg.format {
         Format::Table => table_style(cfg.color),
         Format::Json => Style::Json,
+        Format::Junit => Style::Junit,
+        Format::Markdown => Style::Markdown,
     };
     report::render(&report, style, out)
         .map_err(|e| RunError::Internal(format!("writing the report: {e}")))?;
@@ -254,8 +256,8 @@ pub fn profiles(args: &ProfilesArgs, out: &mut dyn Write) -> Result<Exit, RunErr
         .filter(|p| role.is_none_or(|r| p.source == r) && mode.is_none_or(|m| p.mode == m))
         .collect();
     let r = match args.format {
-        Format::Json => report::profiles::render_json(&paths, out),
-        Format::Table => {
+        crate::cli::ListFormat::Json => report::profiles::render_json(&paths, out),
+        crate::cli::ListFormat::Table => {
             let width = if std::io::stdout().is_terminal() {
                 comfy_table::Table::new().width()
             } else {

@@ -72,6 +72,20 @@ pub enum ModeArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Format {
+    /// a table for people
+    #[default]
+    Table,
+    /// one JSON document (schema mssp-check/report/1)
+    Json,
+    /// JUnit XML for CI systems
+    Junit,
+    /// Markdown for a support ticket
+    Markdown,
+}
+
+/// Formats of `mssp-check profiles`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ListFormat {
     #[default]
     Table,
     Json,
@@ -209,8 +223,8 @@ pub struct ProfilesArgs {
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
     /// Load the port tables from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub profiles: Option<PathBuf>,

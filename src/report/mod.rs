@@ -1,6 +1,8 @@
 //! The sorted report of a run, its summary, and rendering in the chosen format.
 
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod profiles;
 pub mod table;
 
@@ -131,6 +133,8 @@ fn sort_key(r: &Row) -> (Mode, u16, crate::config::profile::Target, String, Stri
 pub enum Style {
     Table { color: bool, width: Option<u16> },
     Json,
+    Junit,
+    Markdown,
 }
 
 /// Writes the report; a closed pipe (`| head`) is not an error.
@@ -141,6 +145,8 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
     let r = match style {
         Style::Table { color, width } => table::render(report, color, width, out),
         Style::Json => json::render(report, out),
+        Style::Junit => junit::render(report, out),
+        Style::Markdown => markdown::render(report, out),
     };
     match r {
         Err(e) if reader_gone(&e) => Ok(()),

@@ -110,3 +110,194 @@ fn json_report_matches_the_schema() {
     assert_eq!(doc["summary"]["warned"], 1);
     assert_eq!(doc["summary"]["skipped"], 7);
 }
+
+#[test]
+fn a_site_file_names_every_host() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let closed = crate::fixtures::closed_port("127.0.0.1");
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "[hosts]\nmgmt = \"127.0.0.1:{}\"\nih = [\"127.0.0.1:{}\"]\n[targets]\nmailstore = \"127.0.0.1:1\"\n[options]\ntimeout = \"1s\"\n",
+            closed.port(),
+            closed.port()
+        ),
+    )
+    .expect("write");
+    let site = site.to_string_lossy().into_owned();
+    // The same file serves every role; --role picks what applies.
+    for role in ["ih", "cas", "mgmt"] {
+        let (code, stdout, stderr) = run(&["--site", &site, "--role", role, "--format", "json"]);
+        assert_eq!(code, Some(1), "{role}: {stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        assert!(
+            doc["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .any(|r| r["verdict"] == "refused"),
+            "{role}"
+        );
+    }
+    // A flag wins over the file.
+    let (_, stdout, _) = run(&[
+        "--site",
+        &site,
+        "--role",
+        "ih",
+        "--mgmt",
+        "127.0.0.1:2",
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let r = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["path"] == "multi-8471-ih-mgmt")
+        .cloned()
+        .expect("row");
+    assert_eq!(r["port"], 2);
+}
+
+#[test]
+fn a_malformed_site_file_names_file_and_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, "[hosts]\nmgmt = \"mgmt01\"\nih = 7\n").expect("write");
+    let site = site.to_string_lossy().into_owned();
+    for args in [
+        vec!["--site", &site, "--role", "ih"],
+        vec!["firewall", "--site", &site, "--role", "ih"],
+    ] {
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stdout.is_empty());
+        assert!(stderr.contains("site.toml:3:"), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+    let (code, _, stderr) = run(&["--site", "/nonexistent/site.toml", "--role", "ih"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("/nonexistent/site.toml"), "{stderr}");
+}
+
+#[test]
+fn firewall_rules_from_the_command_line() {
+    let (code, stdout, stderr) = run(&[
+        "firewall",
+        "--role",
+        "ih",
+        "--mgmt",
+        "198.18.0.10",
+        "--cas",
+        "198.18.0.12",
+        "--format",
+        "powershell",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("New-NetFirewallRule") && stdout.contains("-LocalPort 8472"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("198.18.0.10") && stdout.contains("198.18.0.12"));
+    for (args, needle) in [
+        (vec!["firewall", "--role", "ih"], "--mgmt"),
+        (vec!["firewall", "--role", "client"], "no inbound"),
+        (
+            vec![
+                "firewall",
+                "--role",
+                "mgmt",
+                "--ih",
+                "198.18.0.11",
+                "--cas",
+                "198.18.0.12",
+                "--admin-net",
+                "10.0.0.0/40",
+            ],
+            "10.0.0.0/40",
+        ),
+    ] {
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn listen_refuses_roles_without_inbound_ports() {
+    let (code, _, stderr) = run(&["listen", "--role", "adm"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no inbound ports"), "{stderr}");
+    let (code, _, stderr) = run(&["listen", "--role", "ih", "--duration", "forever"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--duration 'forever'"), "{stderr}");
+}
+
+#[test]
+fn the_demo_shows_ok_refused_and_intercepted() {
+    let (code, stdout, stderr) = run(&["demo"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for needle in [
+        "end-to-end verified",
+        " refused ",
+        " intercepted ",
+        "e2e-mismatch",
+    ] {
+        assert!(stdout.contains(needle), "{needle} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn junit_validates_against_the_xunit_schema() {
+    let closed = crate::fixtures::closed_port("127.0.0.1").to_string();
+    let (code, stdout, _) = run(&["--role", "ih", "--mgmt", &closed, "--format", "junit"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains("<testsuites") && stdout.contains("failures=\"1\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("<failure type=\"refused\""));
+    assert_eq!(stdout.matches("<skipped").count(), 7);
+    let Ok(xmllint) = which("xmllint") else {
+        eprintln!("note: xmllint not installed (Debian: libxml2-utils); schema validation skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("report.xml");
+    std::fs::write(&file, &stdout).expect("write");
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/junit-10.xsd");
+    let out = std::process::Command::new(xmllint)
+        .args(["--noout", "--schema"])
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .expect("xmllint runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|f| f.is_file())
+        })
+        .ok_or(())
+}
+
+#[test]
+fn markdown_for_a_ticket() {
+    let closed = crate::fixtures::closed_port("127.0.0.1").to_string();
+    let (code, stdout, _) = run(&["--role", "ih", "--mgmt", &closed, "--format", "markdown"]);
+    assert_eq!(code, Some(1));
+    assert!(stdout.starts_with("### mssp-check"), "{stdout}");
+    assert!(stdout.contains("| ih → mgmt |") && stdout.contains("**refused**"));
+    assert!(stdout.contains("#### Problems (2)") && stdout.contains("  - Next: "));
+}

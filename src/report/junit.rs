@@ -1,0 +1,154 @@
+//! JUnit XML for CI systems: one test case per path (`--format junit`), valid against the
+//! schema Jenkins' xUnit plugin uses (`schemas/junit-10.xsd`).
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use super::{Report, Row};
+use crate::verdict::Severity;
+
+/// Text safe inside XML 1.0 attributes and elements: escaped, control characters dropped.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' => out.push(c),
+            c if c.is_control() => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn secs(ms: u128) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+fn case(row: &Row, strict: bool) -> String {
+    let p = &row.obs.path;
+    let host = row
+        .obs
+        .host
+        .as_ref()
+        .map_or_else(|| "-".to_string(), crate::config::HostSpec::display_host);
+    let j = &row.judgement;
+    let mut body = String::new();
+    let mut detail = format!("{}\n", j.reason);
+    if let Some(a) = row.obs.address {
+        let _ = writeln!(detail, "address: {a}");
+    }
+    for f in &j.findings {
+        let _ = writeln!(detail, "[{}] {}", f.kind, f.detail);
+    }
+    if let Some(h) = &j.hint {
+        let _ = writeln!(detail, "next: {h}");
+    }
+    match j.severity {
+        Severity::Fail => {
+            let _ = write!(
+                body,
+                "<failure type=\"{}\" message=\"{}\">{}</failure>",
+                j.verdict.label(),
+                xml(&j.reason),
+                xml(&detail)
+            );
+        }
+        Severity::Warn if strict => {
+            let _ = write!(
+                body,
+                "<failure type=\"warning\" message=\"{}\">{}</failure>",
+                xml(&j.reason),
+                xml(&detail)
+            );
+        }
+        Severity::Skip => {
+            let _ = write!(body, "<skipped message=\"{}\"/>", xml(&j.reason));
+        }
+        Severity::Warn | Severity::Pass => {
+            let _ = write!(body, "<system-out>{}</system-out>", xml(&detail));
+        }
+    }
+    format!(
+        "    <testcase name=\"{} → {} {}:{} ({})\" classname=\"mssp-check.{}.{}\" time=\"{}\">{}</testcase>\n",
+        p.source.label(),
+        p.target.label(),
+        xml(&host),
+        row.obs.port,
+        p.probe.label(),
+        p.source.label(),
+        xml(&p.id),
+        secs(row.obs.timings.total.as_millis()),
+        body
+    )
+}
+
+/// Writes the report as one `<testsuites>` document.
+///
+/// # Errors
+/// Write errors.
+pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let m = &report.meta;
+    let s = &report.summary;
+    let failures = s.failed + if m.strict { s.warned } else { 0 };
+    let time = secs(u128::from(m.duration_ms));
+    let name = format!("mssp-check role {} from {}", m.role.label(), m.hostname);
+    let mut doc = String::new();
+    let _ = writeln!(doc, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    let _ = writeln!(
+        doc,
+        "<testsuites name=\"mssp-check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">",
+        s.total
+    );
+    let _ = writeln!(
+        doc,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{}\" time=\"{time}\" timestamp=\"{}\" hostname=\"{}\">",
+        xml(&name),
+        s.total,
+        s.skipped,
+        xml(&m.started_at),
+        xml(&m.hostname)
+    );
+    let _ = writeln!(doc, "    <properties>");
+    let _ = writeln!(
+        doc,
+        "      <property name=\"version\" value=\"{}\"/>",
+        xml(m.version)
+    );
+    let _ = writeln!(
+        doc,
+        "      <property name=\"role\" value=\"{}\"/>",
+        m.role.label()
+    );
+    for note in &m.notes {
+        let _ = writeln!(
+            doc,
+            "      <property name=\"note\" value=\"{}\"/>",
+            xml(note)
+        );
+    }
+    let _ = writeln!(doc, "    </properties>");
+    for row in &report.rows {
+        doc.push_str(&case(row, m.strict));
+    }
+    let _ = writeln!(doc, "  </testsuite>");
+    let _ = writeln!(doc, "</testsuites>");
+    out.write_all(doc.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml;
+
+    #[test]
+    fn escapes_and_drops_controls() {
+        assert_eq!(
+            xml("a<b>&\"'\x1b[31m\u{7}"),
+            "a&lt;b&gt;&amp;&quot;&apos;?[31m?"
+        );
+    }
+}
