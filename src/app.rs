@@ -19,6 +19,7 @@ use crate::probe::dns::Dns;
 use crate::probe::proxy::ProxyConnector;
 use crate::probe::tls::TlsContext;
 use crate::probe::{Job, ProbeContext};
+use crate::progress::Progress;
 use crate::report::{self, Meta, Report, Style};
 use crate::runner;
 use crate::verdict::{classify, Context, Verdict};
@@ -44,6 +45,19 @@ pub async fn check_with<C: Connector>(
     cfg: &RunConfig,
     connector: C,
     cancel: CancellationToken,
+) -> Result<Report, RunError> {
+    check_with_progress(cfg, connector, cancel, &Arc::new(Progress::default())).await
+}
+
+/// [`check_with`], counting finished probes into `progress`.
+///
+/// # Errors
+/// Setup failures only: bad `--public-ca`, no TLS configuration.
+pub async fn check_with_progress<C: Connector>(
+    cfg: &RunConfig,
+    connector: C,
+    cancel: CancellationToken,
+    progress: &Arc<Progress>,
 ) -> Result<Report, RunError> {
     let started = Instant::now();
     let started_at = now_rfc3339();
@@ -73,9 +87,10 @@ pub async fn check_with<C: Connector>(
         tls: Arc::clone(&tls),
         timeout: cfg.timeout,
         token: cfg.token.as_ref().map(|t| t.0.clone()),
+        progress: Arc::clone(progress),
     });
     let direct = runner::run_jobs(Arc::clone(&ctx), jobs, concurrency, cancel.clone());
-    let proxied = proxied(cfg, &planned, &dns, &tls, cancel.clone());
+    let proxied = proxied(cfg, &planned, &dns, &tls, cancel.clone(), progress);
     let (direct, (proxied, proxy_note)) = tokio::join!(direct, proxied);
     observations.extend(direct);
     observations.extend(proxied);
@@ -133,6 +148,7 @@ async fn proxied(
     dns: &Dns,
     tls: &Arc<TlsContext>,
     cancel: CancellationToken,
+    progress: &Arc<Progress>,
 ) -> (Vec<Observation>, Option<String>) {
     let Some(proxy) = &cfg.proxy else {
         return (Vec::new(), None);
@@ -172,6 +188,7 @@ async fn proxied(
                 tls: Arc::clone(tls),
                 timeout: cfg.timeout,
                 token: cfg.token.as_ref().map(|t| t.0.clone()),
+                progress: Arc::clone(progress),
             });
             out.extend(runner::run_jobs(ctx, vec![job], 1, cancel.clone()).await);
             continue;
@@ -230,7 +247,15 @@ pub async fn check(
     out: &mut dyn Write,
     cancel: CancellationToken,
 ) -> Result<Exit, RunError> {
-    let report = check_with(cfg, TcpConnector, cancel).await?;
+    let progress = Arc::new(Progress::default());
+    let stop = CancellationToken::new();
+    let ticker = crate::progress::show(Arc::clone(&progress), stop.clone());
+    let report = check_with_progress(cfg, TcpConnector, cancel, &progress).await;
+    stop.cancel();
+    if let Some(t) = ticker {
+        let _ = t.await;
+    }
+    let report = report?;
     let style = match cfg.format {
         Format::Table => table_style(cfg.color),
         Format::Json => Style::Json,

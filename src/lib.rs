@@ -16,6 +16,7 @@ pub mod intercept;
 pub mod observation;
 pub mod plan;
 pub mod probe;
+pub mod progress;
 pub mod report;
 pub mod responder;
 pub mod runner;

@@ -44,6 +44,7 @@ pub async fn run_jobs<C: Connector>(
     cancel: CancellationToken,
 ) -> Vec<Observation> {
     let limit = Arc::new(Semaphore::new(concurrency.max(1)));
+    ctx.progress.add(jobs.len());
     let mut set = JoinSet::new();
     for (i, job) in jobs.iter().cloned().enumerate() {
         let ctx = Arc::clone(&ctx);
@@ -66,7 +67,10 @@ pub async fn run_jobs<C: Connector>(
     let mut slots: Vec<Option<Observation>> = vec![None; jobs.len()];
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok((i, obs)) => slots[i] = Some(obs),
+            Ok((i, obs)) => {
+                ctx.progress.finish_one();
+                slots[i] = Some(obs);
+            }
             Err(e) => tracing::error!("a probe task failed: {e}"),
         }
     }

@@ -43,6 +43,8 @@ pub struct ProbeContext<C> {
     pub timeout: Duration,
     /// The shared secret of `--token`, for the responder's HMAC.
     pub token: Option<Vec<u8>>,
+    /// Counts finished probes for the progress line.
+    pub progress: Arc<crate::progress::Progress>,
 }
 
 /// One probe to run: a path, a host, and the addresses to try.
