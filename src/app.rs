@@ -78,7 +78,7 @@ pub async fn check_with_progress<C: Connector>(
     let dns = Arc::new(Dns::new(cfg.dns_server, cfg.timeout));
     let answers = tokio::select! {
         a = runner::resolve_all(Arc::clone(&dns), names) => a,
-        () = cancel.cancelled() => Default::default(),
+        () = cancel.cancelled() => std::collections::BTreeMap::default(),
     };
     let (jobs, mut observations) = plan::expand(&planned, &answers, cfg.all_addresses);
     let tls = Arc::new(tls);
@@ -140,7 +140,7 @@ pub async fn check_with_progress<C: Connector>(
     Ok(Report::build(meta, observations, &origin))
 }
 
-/// The licensing path once more through the configured HTTP proxy, as MailStore itself
+/// The licensing path once more through the configured HTTP proxy, as `MailStore` itself
 /// goes when a system proxy is set. Returns the observations and a note for the header.
 async fn proxied(
     cfg: &RunConfig,

@@ -462,7 +462,9 @@ mod tests {
                 }
             }
             let _ = Statement::parse(&s);
-            let bytes: Vec<u8> = (0..next() % 200).map(|_| (next() % 256) as u8).collect();
+            let bytes: Vec<u8> = (0..next() % 200)
+                .map(|_| u8::try_from(next() % 256).unwrap_or(0))
+                .collect();
             let _ = Statement::parse(&format!("{MAGIC} {}", String::from_utf8_lossy(&bytes)));
         }
         let huge = format!("{MAGIC} {}", "peer=[".repeat(200_000));

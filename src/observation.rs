@@ -88,7 +88,7 @@ pub enum TlsFailure {
     Closed,
     /// The peer reset the connection during the handshake.
     Reset,
-    /// No ServerHello before the timeout.
+    /// No `ServerHello` before the timeout.
     TimedOut,
     /// Version or cipher negotiation failed, or another protocol error.
     Other { detail: String },

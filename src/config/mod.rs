@@ -445,14 +445,14 @@ fn validate_unused_flags(
     ];
     for (flag, present) in given {
         if present && !used.contains(&flag) {
-            let mut uses: Vec<&str> = used.clone();
-            uses.sort_unstable();
-            uses.dedup();
+            let mut takes: Vec<&str> = used.clone();
+            takes.sort_unstable();
+            takes.dedup();
             return Err(UsageError::new(format!(
                 "{flag} is not used by --role {} ({}); it takes {}",
                 role.label(),
                 role.title(),
-                uses.join(", ")
+                takes.join(", ")
             )));
         }
     }

@@ -382,7 +382,7 @@ fn parse_file(file: &Path, text: &str) -> Result<Vec<PathSpec>, ProfileError> {
         }
     };
     let raw: RawFile = toml::from_str(text)
-        .map_err(|e| located(e.span(), e.message().trim().replace('\n', " ").to_string()))?;
+        .map_err(|e| located(e.span(), e.message().trim().replace('\n', " ").clone()))?;
     raw.path
         .into_iter()
         .map(|spanned| {

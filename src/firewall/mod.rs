@@ -1,4 +1,4 @@
-//! Inbound firewall rules for one role of a MailStore SPE deployment (DESIGN §8): which TCP
+//! Inbound firewall rules for one role of a `MailStore` SPE deployment (DESIGN §8): which TCP
 //! ports it must accept, from which sources, rendered for `netsh advfirewall`, PowerShell's
 //! `New-NetFirewallRule` or an `nft -f` file.
 //!
@@ -700,6 +700,7 @@ pub(super) mod tests {
     }
 
     #[test]
+    #[allow(clippy::items_after_statements)]
     fn missing_peers_name_their_flags() {
         let profiles = Profiles::embedded().expect("embedded");
         // role, peers without an address, what the message says, what it must not name

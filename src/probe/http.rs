@@ -9,6 +9,8 @@ pub const MAX_BODY_PREFIX: usize = 4 * 1024;
 /// Sent as `User-Agent`.
 pub const USER_AGENT: &str = concat!("mssp-check/", env!("CARGO_PKG_VERSION"));
 
+use std::fmt::Write as _;
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Keeps visible ASCII; in a path, percent-encodes everything else, in a host, drops it (no
@@ -43,11 +45,12 @@ pub fn get_request_with(host_header: &str, path: &str, extra: &[(&str, &str)]) -
     }
     let mut extra_lines = String::new();
     for (name, value) in extra {
-        extra_lines.push_str(&format!(
+        let _ = write!(
+            extra_lines,
             "{}: {}\r\n",
             clean(name, false),
             clean(value, false)
-        ));
+        );
     }
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n{extra_lines}Connection: close\r\n\r\n"

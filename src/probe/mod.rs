@@ -248,8 +248,8 @@ where
         .and_then(e2e::from_greeting);
     obs.dialogue = Some(machine.transcript().clone());
     obs.dialogue_failure = match machine.outcome() {
-        Ok(()) => None,
-        Err(Failure::Unfinished) => None,
+        // Unfinished: the conversation ended outside the machine (see `protocol_end`).
+        Ok(()) | Err(Failure::Unfinished) => None,
         Err(f) => Some(f.clone()),
     };
     d

@@ -1,5 +1,5 @@
 //! Explicit HTTP proxies: finding the one this machine is configured with, and tunnelling a
-//! probe through it with `CONNECT`. MailStore's licensing connection to my.mailstore.com uses
+//! probe through it with `CONNECT`. `MailStore`'s licensing connection to my.mailstore.com uses
 //! the system proxy when one is set.
 
 use std::io;
@@ -57,8 +57,8 @@ pub fn parse(text: &str, source: &'static str) -> Result<ProxySetting, String> {
 }
 
 /// The proxy for `target`: `--proxy` wins, `--no-proxy` disables, else the environment
-/// (`HTTPS_PROXY`/`https_proxy`, honouring `NO_PROXY`), else on Windows the WinHTTP and
-/// WinINet settings.
+/// (`HTTPS_PROXY`/`https_proxy`, honouring `NO_PROXY`), else on Windows the `WinHTTP` and
+/// `WinINet` settings.
 ///
 /// # Errors
 /// A malformed setting, naming where it came from.

@@ -12,6 +12,9 @@ use crate::observation::ConnectFailure;
 
 /// Connects to every address at once and keeps the first that connects. When none does,
 /// the failures come back in the order of `addrs`.
+///
+/// # Errors
+/// Every address's failure, when none connected.
 pub async fn connect_first<C: Connector>(
     connector: &Arc<C>,
     addrs: &[SocketAddr],

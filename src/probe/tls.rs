@@ -131,18 +131,17 @@ impl TlsContext {
             .and_then(|s| s.suite().as_str())
             .unwrap_or("unknown")
             .to_string();
-        let (public, os) = match certs.split_first() {
-            Some((ee, rest)) => (
+        let (public, os) = if let Some((ee, rest)) = certs.split_first() {
+            (
                 judge(self.public.as_ref(), ee, rest, name),
                 judge(self.os.as_ref(), ee, rest, name),
-            ),
-            None => {
-                let none = Trust::Untrusted {
-                    problem: CertProblem::Other,
-                    reason: "the server sent no certificate".into(),
-                };
-                (none.clone(), none)
-            }
+            )
+        } else {
+            let none = Trust::Untrusted {
+                problem: CertProblem::Other,
+                reason: "the server sent no certificate".into(),
+            };
+            (none.clone(), none)
         };
         TlsFacts {
             version,
@@ -406,7 +405,7 @@ pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
                 for n in &ext.value.general_names {
                     match n {
                         x509_parser::extensions::GeneralName::DNSName(d) => {
-                            san.push((*d).to_string())
+                            san.push((*d).to_string());
                         }
                         x509_parser::extensions::GeneralName::IPAddress(b) => {
                             if let Some(ip) = ip_from_bytes(b) {

@@ -155,7 +155,7 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
 }
 
 /// The reader of our output went away (`| head`): not an error. Windows reports a closed
-/// pipe as ERROR_NO_DATA (232) or ERROR_PIPE_NOT_CONNECTED (233), which std does not map
+/// pipe as `ERROR_NO_DATA` (232) or `ERROR_PIPE_NOT_CONNECTED` (233), which std does not map
 /// to `BrokenPipe`.
 #[must_use]
 pub fn reader_gone(e: &io::Error) -> bool {

@@ -1,6 +1,7 @@
 //! The human report: a header, one row a path, the problems with evidence and next steps,
 //! and a summary line (DESIGN §6).
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
@@ -31,14 +32,14 @@ fn target_cell(row: &Row) -> String {
     if let Some(a) = o.address {
         let ip = a.ip().to_string();
         if ip != shown {
-            s.push_str(&format!(" ({ip})"));
+            let _ = write!(s, " ({ip})");
         }
     }
     if o.local_target {
         s.push_str(" [this machine]");
     }
     if let Some(p) = &o.via_proxy {
-        s.push_str(&format!(" via {}", printable(p, 60)));
+        let _ = write!(s, " via {}", printable(p, 60));
     }
     s
 }

@@ -1,6 +1,8 @@
 //! Judging what the protocol said: the dialogue machines' failures, STARTTLS policy, the
 //! HTTP answer.
 
+use std::fmt::Write as _;
+
 use super::{Finding, Hop, Triple, Verdict};
 use crate::config::profile::{Expect, ProbeKind, StartTlsPolicy};
 use crate::observation::{Observation, ProtocolEnd};
@@ -41,10 +43,10 @@ pub(super) fn summary(obs: &Observation) -> Option<String> {
         let schemes = head.auth_schemes();
         let mut s = format!("HTTP {}", head.status);
         if !schemes.is_empty() {
-            s.push_str(&format!(" {}", schemes.join(", ")));
+            let _ = write!(s, " {}", schemes.join(", "));
         }
         if let Some(server) = head.server() {
-            s.push_str(&format!(" ({})", printable(server, 40)));
+            let _ = write!(s, " ({})", printable(server, 40));
         }
         return Some(s);
     }
@@ -286,7 +288,7 @@ fn http(head: &HttpHead, obs: &Observation, hop: &Hop) -> Option<Triple> {
 fn describe(head: &HttpHead) -> String {
     let mut s = format!("{} {}", head.status, printable(&head.reason, 30));
     if let Some(loc) = head.header("location") {
-        s.push_str(&format!(" → {}", printable(loc, 60)));
+        let _ = write!(s, " → {}", printable(loc, 60));
     }
     let mut extra = Vec::new();
     if let Some(ct) = head.header("content-type") {
@@ -296,7 +298,7 @@ fn describe(head: &HttpHead) -> String {
         extra.push(format!("Server: {}", printable(server, 30)));
     }
     if !extra.is_empty() {
-        s.push_str(&format!(" ({})", extra.join(", ")));
+        let _ = write!(s, " ({})", extra.join(", "));
     }
     s
 }

@@ -1,6 +1,6 @@
 //! Loopback fixtures: certificates from a test CA, TLS servers, a closed port, a listener
 //! whose backlog is full, silent and wrong-protocol listeners, and a DNS server. Every
-//! socket is on 127.0.0.1 or [::1] with an ephemeral port.
+//! socket is on 127.0.0.1 or [`::1`] with an ephemeral port.
 
 #![allow(dead_code)]
 
@@ -77,7 +77,7 @@ impl Ca {
     }
 }
 
-/// A self-signed certificate, as MailStore SPE makes for its internal ports.
+/// A self-signed certificate, as `MailStore` SPE makes for its internal ports.
 pub fn self_signed(names: &[&str]) -> Identity {
     let mut params =
         CertificateParams::new(names.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
@@ -106,7 +106,7 @@ pub enum Serve {
     Answer(&'static [u8]),
 }
 
-/// An HTTP answer like MailStore's web servers give.
+/// An HTTP answer like `MailStore`'s web servers give.
 pub const HTTP_OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
 
 /// A TLS server on `bind` (e.g. "127.0.0.1:0") that completes handshakes and then serves.
@@ -170,7 +170,9 @@ pub struct FullBacklog {
     _fillers: Vec<std::net::TcpStream>,
 }
 
+/// Async because tokio's listen registers with the runtime's reactor.
 #[cfg(target_os = "linux")]
+#[allow(clippy::unused_async)]
 pub async fn full_backlog() -> FullBacklog {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket

@@ -1,5 +1,8 @@
 //! Integration tests: the whole check pipeline against servers on loopback.
 
+// Test helpers panic on broken fixtures by design.
+#![allow(clippy::missing_panics_doc)]
+
 mod cli;
 mod fixtures;
 mod intercept;
@@ -35,6 +38,7 @@ pub async fn check_with<C: mssp_check::probe::connector::Connector>(args: &[&str
 }
 
 /// The verdict labels of the rows of one path, in report order.
+#[must_use]
 pub fn verdicts(r: &Report, path: &str) -> Vec<&'static str> {
     r.rows
         .iter()
@@ -44,6 +48,7 @@ pub fn verdicts(r: &Report, path: &str) -> Vec<&'static str> {
 }
 
 /// The one row of a path.
+#[must_use]
 pub fn row<'a>(r: &'a Report, path: &str) -> &'a mssp_check::report::Row {
     let rows: Vec<_> = r
         .rows
@@ -55,6 +60,7 @@ pub fn row<'a>(r: &'a Report, path: &str) -> &'a mssp_check::report::Row {
 }
 
 /// The binary under test.
+#[must_use]
 pub fn bin() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mssp-check"));
     // Tests send traffic to loopback only: never to a proxy from the environment.

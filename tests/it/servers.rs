@@ -10,7 +10,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::fixtures::Identity;
 
-/// How a server answers STARTTLS / STLS / the LDAP StartTLS request.
+/// How a server answers STARTTLS / STLS / the LDAP `StartTLS` request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartTls {
     Offer,
@@ -195,7 +195,7 @@ async fn pop3_loop<S: AsyncRead + AsyncWrite + Unpin>(
     false
 }
 
-/// An LDAPMessage: SEQUENCE { messageID, protocolOp }.
+/// An `LDAPMessage`: SEQUENCE { messageID, protocolOp }.
 fn ldap_message(id: u8, op: &[u8]) -> Vec<u8> {
     let mut body = vec![0x02, 0x01, id];
     body.extend_from_slice(op);
@@ -209,7 +209,7 @@ fn ldap_result(tag: u8, code: u8) -> Vec<u8> {
     vec![tag, 0x07, 0x0a, 0x01, code, 0x04, 0x00, 0x04, 0x00]
 }
 
-/// Reads one short LDAPMessage (the tests' requests are all under 128 bytes); returns its id.
+/// Reads one short `LDAPMessage` (the tests' requests are all under 128 bytes); returns its id.
 async fn ldap_read<S: AsyncRead + Unpin>(s: &mut S) -> Option<u8> {
     let mut head = [0u8; 2];
     s.read_exact(&mut head).await.ok()?;
@@ -218,7 +218,7 @@ async fn ldap_read<S: AsyncRead + Unpin>(s: &mut S) -> Option<u8> {
     body.get(2).copied()
 }
 
-/// An LDAP server for StartTLS (389) and, with `implicit`, a RootDSE over TLS (636).
+/// An LDAP server for `StartTLS` (389) and, with `implicit`, a `RootDSE` over TLS (636).
 pub async fn ldap(id: Identity, mode: StartTls, implicit: bool) -> SocketAddr {
     let acceptor = acceptor(id);
     serve(move |mut tcp| {
