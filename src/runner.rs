@@ -122,10 +122,10 @@ pub async fn run_canaries<C: Connector>(
 /// with a note when it had to shrink.
 #[must_use]
 pub fn fit_concurrency(wanted: usize) -> (usize, Option<String>) {
-    // Each probe holds one socket; keep room for the runtime, DNS and stdio.
-    const RESERVE: u64 = 64;
     #[cfg(unix)]
     {
+        // Each probe holds one socket; keep room for the runtime, DNS and stdio.
+        const RESERVE: u64 = 64;
         let want = wanted as u64 + RESERVE;
         let have = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
             Ok((soft, _)) if soft >= want => return (wanted, None),
