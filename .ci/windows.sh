@@ -139,6 +139,12 @@ say "cargo build --locked --target $TARGET"
 if ! cargo build --locked --target "$TARGET"; then
   fail "cargo build --locked --target $TARGET"; summary; exit 1
 fi
+say "cargo clippy --locked --target $TARGET --all-targets -- -D warnings   (the cfg(windows) code)"
+if cargo clippy --locked --target "$TARGET" --all-targets -- -D warnings; then
+  pass "clippy for $TARGET"
+else
+  fail "clippy for $TARGET"
+fi
 say "cargo test --locked --target $TARGET --no-run"
 if ! cargo test --locked --target "$TARGET" --no-run; then
   fail "cargo test --locked --target $TARGET --no-run"; summary; exit 1

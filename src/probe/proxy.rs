@@ -178,8 +178,8 @@ async fn read_head(s: &mut TcpStream) -> io::Result<String> {
 
 #[cfg(windows)]
 mod windows {
-    //! The proxy settings of WinHTTP (what services use; `netsh winhttp show proxy`) and of
-    //! WinINet (the logged-in user's Internet Options).
+    //! The proxy settings of `WinHTTP` (what services use; `netsh winhttp show proxy`) and of
+    //! `WinINet` (the logged-in user's Internet Options).
     use super::{parse, ProxySetting};
     use winreg::enums::{HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE};
     use winreg::RegKey;
