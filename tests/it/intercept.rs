@@ -258,3 +258,53 @@ async fn my_mailstore_is_checked_directly_and_through_the_proxy() {
         assert!(r.meta.notes.iter().any(|n| n.contains("through it")));
     }
 }
+
+#[tokio::test]
+async fn signatures_from_a_file_add_to_the_built_in_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("ours.toml");
+    std::fs::write(
+        &file,
+        "[[signature]]\nproduct = \"Our outbound proxy\"\nkind = \"proxy\"\nfield = \"issuer-o\"\nmatch = \"exact\"\n\
+         pattern = \"Example Corp Inspection\"\nadvice = \"ask the network team to exempt {host}:{port}\"\n\
+         source = \"https://intranet.example/proxy\"\n",
+    )
+    .expect("write");
+    let ca = Ca::new("Gateway 7", "Example Corp Inspection");
+    let mgmt =
+        fixtures::tls_server("127.0.0.1:0", ca.leaf(&["mgmt01"]), Serve::Answer(HTTP_OK)).await;
+    let f = file.to_string_lossy().into_owned();
+    let r = check(&[
+        "--role",
+        "ih",
+        "--mgmt",
+        &mgmt.to_string(),
+        "--signatures",
+        &f,
+    ])
+    .await;
+    let j = &row(&r, "multi-8471-ih-mgmt").judgement;
+    assert_eq!(j.verdict.label(), "intercepted", "{j:?}");
+    assert!(
+        j.hint
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("ask the network team to exempt 127.0.0.1:"),
+        "{j:?}"
+    );
+    // Without the file it is only a re-signed warning.
+    let r = check(&["--role", "ih", "--mgmt", &mgmt.to_string()]).await;
+    assert_eq!(
+        row(&r, "multi-8471-ih-mgmt").judgement.verdict.label(),
+        "ok"
+    );
+
+    std::fs::write(&file, "[[signature]]\nproduct = 5\n").expect("write");
+    let out = crate::bin()
+        .args(["--role", "ih", "--mgmt", "127.0.0.1:1", "--signatures", &f])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ours.toml:2:"), "{err}");
+}
