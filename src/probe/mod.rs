@@ -241,11 +241,13 @@ where
     D: Dialogue,
 {
     let d = dialogue::drive(conn, &mut machine, &ctx.tls, name, deadline).await;
-    obs.e2e = machine
-        .transcript()
-        .greeting
+    // The statement inside TLS is the stronger one: a middlebox can rewrite plaintext.
+    let t = machine.transcript();
+    obs.e2e = t
+        .notice_tls
         .as_deref()
-        .and_then(e2e::from_greeting);
+        .and_then(e2e::from_greeting)
+        .or_else(|| t.greeting.as_deref().and_then(e2e::from_greeting));
     obs.dialogue = Some(machine.transcript().clone());
     obs.dialogue_failure = match machine.outcome() {
         // Unfinished: the conversation ended outside the machine (see `protocol_end`).

@@ -97,6 +97,13 @@ async fn every_port_kind_is_verified_end_to_end() {
             "{path}: loopback has no NAT"
         );
     }
+    // On 143 the proof comes from inside TLS, where a middlebox cannot rewrite it.
+    let notice = row(&r, "multi-143-client-cas")
+        .obs
+        .dialogue
+        .as_ref()
+        .and_then(|d| d.notice_tls.clone());
+    assert!(notice.is_some_and(|n| n.contains(mssp_check::e2e::MAGIC)));
     let mgmt = responder(Role::Mgmt, None, &cancel).await.to_string();
     let r = check(&[
         "--role",

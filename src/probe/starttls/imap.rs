@@ -185,6 +185,13 @@ impl Imap {
     }
 
     fn on_other_untagged(&mut self, l: &Line<'_>, raw: &[u8]) {
+        // The first untagged OK inside TLS: a responder states itself there too.
+        if self.step == (Step::Capability { tls: true })
+            && l.word.eq_ignore_ascii_case("OK")
+            && self.core.transcript.notice_tls.is_none()
+        {
+            self.core.transcript.notice_tls = Some(text(raw, MAX_TEXT));
+        }
         if l.word.eq_ignore_ascii_case("BYE") {
             self.core.abort(Failure::Rejected {
                 response: text(raw, MAX_TEXT),

@@ -89,6 +89,9 @@ pub struct Transcript {
     pub injected_preview: Option<String>,
     /// The TLS upgrade completed.
     pub upgraded: bool,
+    /// IMAP: the first untagged `OK` line after the upgrade (where a responder repeats its
+    /// statement inside TLS, out of a middlebox's reach).
+    pub notice_tls: Option<String>,
     /// LDAP over ldaps: the `SearchResultDone` of the root DSE read, `resultCode N (name)[: diag]`.
     pub root_dse_result: Option<String>,
 }
