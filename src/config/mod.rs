@@ -126,7 +126,7 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         .as_ref()
         .map(|p| site::Site::load(p).map_err(|e| UsageError::new(format!("--site {e}"))))
         .transpose()?;
-    let merged = site.as_ref().map(|s| merge_site(cli, s));
+    let merged = site.as_ref().map(|s| s.fill(cli));
     let args = merged.as_ref().unwrap_or(cli);
     let role = match args.role {
         Some(r) => role_of(r),
@@ -253,55 +253,6 @@ fn validate_offset(
         )));
     }
     Ok(())
-}
-
-/// The command line with the gaps filled from the site file.
-fn merge_site(cli: &CheckArgs, site: &site::Site) -> CheckArgs {
-    let mut a = cli.clone();
-    let list = |v: &mut Vec<String>, s: &Option<site::OneOrMany>| {
-        if v.is_empty() {
-            if let Some(s) = s {
-                *v = s.clone().into_vec();
-            }
-        }
-    };
-    if a.server.is_none() {
-        a.server.clone_from(&site.hosts.server);
-    }
-    if a.mgmt.is_none() {
-        a.mgmt.clone_from(&site.hosts.mgmt);
-    }
-    list(&mut a.ih, &site.hosts.ih);
-    list(&mut a.cas, &site.hosts.cas);
-    list(&mut a.imap, &site.targets.imap);
-    list(&mut a.pop3, &site.targets.pop3);
-    list(&mut a.ews, &site.targets.ews);
-    list(&mut a.ldap, &site.targets.ldap);
-    if a.mailstore_host.is_none() {
-        a.mailstore_host.clone_from(&site.targets.mailstore);
-    }
-    a.pin.extend(site.pins.iter().cloned());
-    let o = &site.options;
-    if a.timeout.is_none() {
-        a.timeout.clone_from(&o.timeout);
-    }
-    a.concurrency = a.concurrency.or(o.concurrency);
-    a.port_offset = a.port_offset.or(o.port_offset);
-    if a.dns_server.is_none() {
-        a.dns_server.clone_from(&o.dns_server);
-    }
-    if a.public_ca.is_empty() {
-        a.public_ca = o.public_ca.clone().unwrap_or_default();
-    }
-    if a.signatures.is_empty() {
-        a.signatures = o.signatures.clone().unwrap_or_default();
-    }
-    if a.proxy.is_none() && !a.no_proxy {
-        a.proxy.clone_from(&o.proxy);
-    }
-    a.all_addresses |= o.all_addresses.unwrap_or(false);
-    a.strict |= o.strict.unwrap_or(false);
-    a
 }
 
 /// Loads the embedded profiles, or those of `--profiles DIR`.
