@@ -108,10 +108,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub site: Option<PathBuf>,
 
-    /// SERVER of single server mode (host[:port]).
+    /// SERVER of single server mode (a host, with an optional :port).
     #[arg(long, value_name = "HOST", help_heading = "Peers")]
     pub server: Option<String>,
-    /// Management Server (host[:port]).
+    /// Management Server (a host, with an optional :port).
     #[arg(long, value_name = "HOST", help_heading = "Peers")]
     pub mgmt: Option<String>,
     /// Instance Hosts, comma-separated or repeated.
@@ -150,7 +150,7 @@ pub struct CheckArgs {
     /// Probes in flight at once [default: 256].
     #[arg(long, value_name = "N", help_heading = "Probing")]
     pub concurrency: Option<usize>,
-    /// Ask this DNS server (IP[:port]) instead of the system's resolvers.
+    /// Ask this DNS server (an IP, with an optional :port) instead of the system's resolvers.
     #[arg(long, value_name = "IP[:PORT]", help_heading = "Probing")]
     pub dns_server: Option<String>,
     /// Extra root certificates (PEM) that count as publicly trusted.
@@ -263,7 +263,7 @@ pub struct FirewallArgs {
     /// Client Access Servers, comma-separated or repeated.
     #[arg(long, value_name = "HOST[,HOST…]")]
     pub cas: Vec<String>,
-    /// Ask this DNS server (IP[:PORT]) instead of the system's resolvers.
+    /// Ask this DNS server (an IP, with an optional :port) instead of the system's resolvers.
     #[arg(long, value_name = "IP[:PORT]")]
     pub dns_server: Option<String>,
     /// Load the port tables from this directory instead of the built-in ones.

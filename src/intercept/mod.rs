@@ -1,1 +1,5 @@
+//! Interception detection data: the signature database of intercepting products
+//! ([`signatures`]) and the issuer-DN parsing it matches certificates with.
+
+mod dn;
 pub mod signatures;
