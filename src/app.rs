@@ -140,7 +140,7 @@ pub async fn check_with_progress<C: Connector>(
     Ok(Report::build(meta, observations, &origin))
 }
 
-/// The licensing path once more through the configured HTTP proxy, as `MailStore` itself
+/// The licensing path once more through the configured HTTP proxy, as MailStore itself
 /// goes when a system proxy is set. Returns the observations and a note for the header.
 async fn proxied(
     cfg: &RunConfig,

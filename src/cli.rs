@@ -16,7 +16,7 @@ Exit codes:
   2  bad input: usage, an unknown role, a malformed host or profile
   3  the tool itself failed";
 
-/// Checks the network paths of a `MailStore` Service Provider Edition deployment: which
+/// Checks the network paths of a MailStore Service Provider Edition deployment: which
 /// required ports are blocked, and which are intercepted by antivirus or UTM proxies.
 #[derive(Debug, Parser)]
 #[command(name = "mssp-check", version, after_help = AFTER_HELP)]
@@ -41,7 +41,7 @@ pub enum Command {
     /// Print the inbound firewall rules a role needs (netsh, PowerShell or nftables).
     Firewall(FirewallArgs),
     /// Before go-live: answer on the inbound ports of a role, so that its peers can check
-    /// the firewall end to end before `MailStore` is installed.
+    /// the firewall end to end before MailStore is installed.
     Listen(ListenArgs),
     /// A whole deployment on loopback: responders, an intercepting relay, a closed port,
     /// and the checks of several roles against them.
@@ -77,7 +77,7 @@ pub enum Format {
     Table,
     /// one JSON document (schema mssp-check/report/1)
     Json,
-    /// `JUnit` XML for CI systems
+    /// JUnit XML for CI systems
     Junit,
     /// Markdown for a support ticket
     Markdown,

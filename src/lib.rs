@@ -1,4 +1,4 @@
-//! `mssp-check`: verifies the network paths of a `MailStore` Service Provider Edition
+//! `mssp-check`: verifies the network paths of a MailStore Service Provider Edition
 //! deployment — which required paths are blocked, and which are intercepted.
 //!
 //! The pipeline: profile → [`plan`] → [`probe`] → [`observation`] → [`verdict`] →

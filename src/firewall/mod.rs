@@ -1,4 +1,4 @@
-//! Inbound firewall rules for one role of a `MailStore` SPE deployment (DESIGN §8): which TCP
+//! Inbound firewall rules for one role of a MailStore SPE deployment (DESIGN §8): which TCP
 //! ports it must accept, from which sources, rendered for `netsh advfirewall`, PowerShell's
 //! `New-NetFirewallRule` or an `nft -f` file.
 //!

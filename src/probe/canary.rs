@@ -9,7 +9,7 @@ use tokio::io::AsyncReadExt;
 
 use super::connector::Connector;
 
-/// The default canary port: the obsolete Discard service, which no `MailStore` host, mail
+/// The default canary port: the obsolete Discard service, which no MailStore host, mail
 /// server or directory runs.
 pub const DEFAULT_PORT: u16 = 9;
 

@@ -19,7 +19,7 @@ const MAX_LINE: usize = 1024;
 const LISTEN: Duration = Duration::from_millis(e2e::NONCE_WAIT_MS + 500);
 
 /// On a TLS-only port (847x): with a token, send the nonce; then read one line for a
-/// statement. A `MailStore` service says nothing and the wait ends.
+/// statement. A MailStore service says nothing and the wait ends.
 pub async fn listen<S, C>(stream: &mut S, ctx: &ProbeContext<C>, nonce: &str) -> Option<E2eSeen>
 where
     S: AsyncRead + AsyncWrite + Unpin,

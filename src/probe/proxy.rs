@@ -1,5 +1,5 @@
 //! Explicit HTTP proxies: finding the one this machine is configured with, and tunnelling a
-//! probe through it with `CONNECT`. `MailStore`'s licensing connection to my.mailstore.com uses
+//! probe through it with `CONNECT`. MailStore's licensing connection to my.mailstore.com uses
 //! the system proxy when one is set.
 
 use std::io;
@@ -178,8 +178,8 @@ async fn read_head(s: &mut TcpStream) -> io::Result<String> {
 
 #[cfg(windows)]
 mod windows {
-    //! The proxy settings of `WinHTTP` (what services use; `netsh winhttp show proxy`) and of
-    //! `WinINet` (the logged-in user's Internet Options).
+    //! The proxy settings of WinHTTP (what services use; `netsh winhttp show proxy`) and of
+    //! WinINet (the logged-in user's Internet Options).
     use super::{parse, ProxySetting};
     use winreg::enums::{HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE};
     use winreg::RegKey;

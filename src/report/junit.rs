@@ -1,4 +1,4 @@
-//! `JUnit` XML for CI systems: one test case per path (`--format junit`), valid against the
+//! JUnit XML for CI systems: one test case per path (`--format junit`), valid against the
 //! schema Jenkins' xUnit plugin uses (`schemas/junit-10.xsd`).
 
 use std::fmt::Write as _;

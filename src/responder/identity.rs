@@ -1,5 +1,5 @@
 //! The responder's TLS identity: a self-signed certificate generated at start (like the ones
-//! `MailStore` SPE makes for itself), or `--cert`/`--key` PEM files; its fingerprints; the
+//! MailStore SPE makes for itself), or `--cert`/`--key` PEM files; its fingerprints; the
 //! rustls server configuration.
 
 use std::path::Path;

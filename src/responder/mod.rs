@@ -1,6 +1,6 @@
 //! `mssp-check listen --role R` (DESIGN §7): binds the inbound ports of role R and answers
 //! each as its probe expects, with the end-to-end statement ([`crate::e2e`], DESIGN §5.1)
-//! inside TLS — so that a deployment's firewalls can be verified before `MailStore` SPE is
+//! inside TLS — so that a deployment's firewalls can be verified before MailStore SPE is
 //! installed.
 //!
 //! Limits: at most [`ListenConfig::max_connections`] connections in flight (more are

@@ -43,7 +43,7 @@ impl Verdict {
         Verdict::Skipped,
     ];
 
-    /// The fixed label that the table, JSON and `JUnit` share.
+    /// The fixed label that the table, JSON and JUnit share.
     #[must_use]
     pub fn label(self) -> &'static str {
         match self {
@@ -483,7 +483,7 @@ fn completed_tls(
     }
 }
 
-/// A wrong name, an expired or revoked certificate: `MailStore` fails on these even where it
+/// A wrong name, an expired or revoked certificate: MailStore fails on these even where it
 /// accepts an unknown issuer.
 fn broken_beyond_issuer(facts: &TlsFacts) -> bool {
     [&facts.public, &facts.os].iter().any(|t| {

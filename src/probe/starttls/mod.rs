@@ -131,7 +131,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// A fixed label for the JSON and `JUnit` reports.
+    /// A fixed label for the JSON and JUnit reports.
     #[must_use]
     pub fn label(&self) -> &'static str {
         match self {
