@@ -200,12 +200,8 @@ async fn proxied(
 
 /// The inbound ports of the role, as the profiles name them: do they listen here?
 async fn inbound(cfg: &RunConfig) -> Vec<crate::probe::listening::Inbound> {
-    let me = match cfg.role {
-        crate::config::Role::Server => Target::Server,
-        crate::config::Role::Mgmt => Target::Mgmt,
-        crate::config::Role::Ih => Target::Ih,
-        crate::config::Role::Cas => Target::Cas,
-        crate::config::Role::Adm | crate::config::Role::Client => return Vec::new(),
+    let Some(me) = cfg.role.as_target() else {
+        return Vec::new();
     };
     let mut ports: Vec<u16> = cfg
         .profiles

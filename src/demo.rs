@@ -149,22 +149,10 @@ pub async fn run(out: &mut dyn Write, style: Style) -> Result<Exit, RunError> {
 
 /// The ports that paths of the profiles end at for a role.
 fn inbound_ports(profiles: &Profiles, role: Role) -> Vec<u16> {
-    let target = match role {
-        Role::Server => config::Target::Server,
-        Role::Mgmt => config::Target::Mgmt,
-        Role::Ih => config::Target::Ih,
-        Role::Cas => config::Target::Cas,
-        Role::Adm | Role::Client => return Vec::new(),
-    };
-    let mut v: Vec<u16> = profiles
-        .all()
+    responder::inbound_ports(profiles, role)
         .iter()
-        .filter(|p| p.target == target && p.mode == config::Mode::Multi)
         .map(|p| p.port)
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+        .collect()
 }
 
 /// An offset at which every responder port is free on 127.0.0.1.

@@ -65,6 +65,19 @@ impl Role {
         }
     }
 
+    /// The same machine as the target of other roles' paths; `adm` and `client` are never
+    /// a target.
+    #[must_use]
+    pub fn as_target(self) -> Option<Target> {
+        match self {
+            Role::Server => Some(Target::Server),
+            Role::Mgmt => Some(Target::Mgmt),
+            Role::Ih => Some(Target::Ih),
+            Role::Cas => Some(Target::Cas),
+            Role::Adm | Role::Client => None,
+        }
+    }
+
     /// The name the vendor's documents use.
     #[must_use]
     pub fn title(self) -> &'static str {

@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use crate::config::profile::{Mode, Profiles, Role, Target};
+use crate::config::profile::{Mode, Profiles, Role};
 
 pub use cidr::{Cidr, CidrError};
 
@@ -86,7 +86,7 @@ pub fn inbound_rules(
     role: Role,
     sources: &Sources,
 ) -> Result<Vec<Rule>, String> {
-    let Some(target) = target_of(role) else {
+    let Some(target) = role.as_target() else {
         return Err(format!(
             "--role {}: an {} only opens connections, it accepts none from MailStore SPE, so it \
              needs no inbound rules; use --role server, mgmt, ih or cas",
@@ -250,16 +250,6 @@ fn minimal(mut nets: Vec<Cidr>) -> Vec<Cidr> {
     let all = nets.clone();
     nets.retain(|n| !all.iter().any(|m| m != n && m.contains(*n)));
     nets
-}
-
-fn target_of(role: Role) -> Option<Target> {
-    match role {
-        Role::Server => Some(Target::Server),
-        Role::Mgmt => Some(Target::Mgmt),
-        Role::Ih => Some(Target::Ih),
-        Role::Cas => Some(Target::Cas),
-        Role::Adm | Role::Client => None,
-    }
 }
 
 /// Whether the role is one of the deployment's servers, addressed by a `--ROLE` flag.

@@ -21,13 +21,7 @@ pub struct InboundPort {
 /// The target name of a role's machine; `adm` and `client` are never a target.
 #[must_use]
 pub fn role_target(role: Role) -> Option<Target> {
-    match role {
-        Role::Server => Some(Target::Server),
-        Role::Mgmt => Some(Target::Mgmt),
-        Role::Ih => Some(Target::Ih),
-        Role::Cas => Some(Target::Cas),
-        Role::Adm | Role::Client => None,
-    }
+    role.as_target()
 }
 
 /// The ports that paths of `profiles` reach on a machine of `role`, sorted by port.
