@@ -173,6 +173,13 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         _ if obs.path.required => Severity::Fail,
         _ => Severity::Warn,
     };
+    // A path that works but warns still gets a next step, from its first warning.
+    let hint = hint.or_else(|| {
+        findings
+            .iter()
+            .find(|f| f.warns)
+            .and_then(|f| warning_hint(f.kind, &hop))
+    });
     Judgement {
         verdict,
         severity,
@@ -180,6 +187,37 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         hint,
         findings,
     }
+}
+
+/// The next step for a warning on a path that works.
+fn warning_hint(kind: &str, hop: &Hop) -> Option<String> {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    Some(match kind {
+        "untrusted-chain" => format!(
+            "give {} a certificate from a CA this machine trusts, or set MailStore to accept this one",
+            hop.host
+        ),
+        "starttls-missing" => format!(
+            "enable STARTTLS on {hp}, or archive over the implicit-TLS port (993 / 995 / 636) instead"
+        ),
+        "resigned" => format!(
+            "if the deployment's own CA issued this certificate, pin its thumbprint (--pin {hp}=SHA1); otherwise exclude {hp} from TLS inspection"
+        ),
+        "proxy-header" => format!(
+            "an HTTP proxy handles the connection to {hp}: make sure it does not inspect or block MailStore's traffic"
+        ),
+        "starttls-injection" => format!(
+            "a server or middlebox on the way to {hp} sends data before TLS starts: update the server, or remove the middlebox"
+        ),
+        "nat" => format!(
+            "a NAT on the way to {hp} is fine; a proxy is not: check which one it is"
+        ),
+        "canary-open" => format!(
+            "a middlebox answers every port on the way to {}: find it (firewall SYN proxy, antivirus) and exempt MailStore's ports",
+            hop.host
+        ),
+        _ => return None,
+    })
 }
 
 /// The hop, in words for hints.
