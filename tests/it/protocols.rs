@@ -79,6 +79,15 @@ async fn missing_starttls_is_a_warning_where_optional_and_interception_where_req
         format!("{:?}", row(&r, "multi-143-ih-any").judgement.severity),
         "Warn"
     );
+    let hint = row(&r, "multi-143-ih-any")
+        .judgement
+        .hint
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        hint.starts_with("enable STARTTLS on "),
+        "a warning has a next step too: {hint}"
+    );
 
     let r = check(&[
         "--role",
