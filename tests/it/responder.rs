@@ -97,6 +97,16 @@ async fn every_port_kind_is_verified_end_to_end() {
             "{path}: loopback has no NAT"
         );
     }
+    // The richest report there is (TLS, STARTTLS, HTTP, greetings, statements) matches the schema.
+    let mut json = Vec::new();
+    mssp_check::report::render(&r, mssp_check::report::Style::Json, &mut json).expect("render");
+    let doc: serde_json::Value = serde_json::from_slice(&json).expect("json");
+    crate::profiles::assert_schema("schemas/report-1.schema.json", &doc);
+    assert!(
+        doc["results"][0]["e2e"]["statement"].is_string(),
+        "{}",
+        doc["results"][0]
+    );
     // On 143 the proof comes from inside TLS, where a middlebox cannot rewrite it.
     let notice = row(&r, "multi-143-client-cas")
         .obs
