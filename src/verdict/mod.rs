@@ -200,6 +200,10 @@ fn warning_hint(kind: &str, hop: &Hop) -> Option<String> {
         "starttls-missing" => format!(
             "enable STARTTLS on {hp}, or archive over the implicit-TLS port (993 / 995 / 636) instead"
         ),
+        "starttls-hidden" => format!(
+            "ask {}'s admin whether STARTTLS is hidden on purpose; if not, a middlebox edits the session: run the check from another network to find it",
+            hop.host
+        ),
         "resigned" => format!(
             "if the deployment's own CA issued this certificate, pin its thumbprint (--pin {hp}=SHA1); otherwise exclude {hp} from TLS inspection"
         ),

@@ -179,6 +179,9 @@ fn failed(
             other_service,
         ),
         Failure::StartTlsRefused { response } => {
+            if let Some(t) = obs.dialogue.as_ref().and_then(|d| masked(d, obs, hop, findings)) {
+                return Some(t);
+            }
             return starttls_missing(obs, hop, findings, &format!("STARTTLS was offered, then refused: \"{}\"", printable(response, 80)));
         }
         Failure::Rejected { response } => (
@@ -211,8 +214,14 @@ fn starttls(
             ),
         ));
     }
-    if !obs.path.probe.is_starttls() || d.upgraded {
+    if !obs.path.probe.is_starttls() {
         return None;
+    }
+    if let Some(t) = masked(d, obs, hop, findings) {
+        return Some(t);
+    }
+    if d.upgraded {
+        return hidden(d, obs, hop, findings);
     }
     let caps = if d.capabilities.is_empty() {
         "no capabilities listed".to_string()
@@ -229,7 +238,107 @@ fn starttls(
         ProbeKind::LdapStarttls => "StartTLS was not completed".to_string(),
         _ => format!("STARTTLS is not offered ({caps})"),
     };
+    // Sent anyway: the server's own answer says whether it has no TLS at all.
+    let what = match d.starttls_response.as_deref() {
+        Some(r) if obs.path.probe != ProbeKind::LdapStarttls => {
+            format!(
+                "{what}; sent anyway, it was answered \"{}\"",
+                printable(r, 60)
+            )
+        }
+        _ => what,
+    };
     starttls_missing(obs, hop, findings, &what)
+}
+
+/// The upgrade command of a STARTTLS probe, and how a middlebox masks it (one `X` a letter,
+/// as the SMTP inspection of some firewalls masks `STARTTLS` in EHLO answers).
+fn upgrade_command(probe: ProbeKind) -> Option<&'static str> {
+    match probe {
+        ProbeKind::ImapStarttls => Some("STARTTLS"),
+        ProbeKind::Pop3Stls => Some("STLS"),
+        _ => None,
+    }
+}
+
+/// The server quotes our upgrade command as `XXXXXXXX`, or its capability list carries that
+/// word where STARTTLS would be: something on the way overwrites it. Certain, on any path.
+fn masked(
+    d: &Transcript,
+    obs: &Observation,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Option<Triple> {
+    let command = upgrade_command(obs.path.probe)?;
+    let is_mask = |w: &str| w.len() == command.len() && w.bytes().all(|b| b == b'X' || b == b'x');
+    let in_answer = d
+        .starttls_response
+        .as_deref()
+        .filter(|r| r.split(|c: char| !c.is_ascii_alphanumeric()).any(is_mask))
+        .map(|r| {
+            format!(
+                "the server answered our {command} with \"{}\"",
+                printable(r, 80)
+            )
+        });
+    let in_list = || {
+        d.capabilities
+            .iter()
+            .find(|c| c.split(' ').next().is_some_and(is_mask))
+            .map(|c| {
+                format!(
+                    "the capability list names \"{}\" where {command} would be",
+                    printable(c, 20)
+                )
+            })
+    };
+    let what = in_answer.or_else(in_list)?;
+    findings.push(Finding::warning(
+        "starttls-masked",
+        format!("{what}: a middlebox overwrites {command} on the way"),
+    ));
+    let hp = format!("{}:{}", hop.host, hop.port);
+    Some((
+        Verdict::Intercepted,
+        format!("{command} masked on the way: {what}"),
+        Some(format!(
+            "a firewall's or antivirus' mail inspection between this machine and {hp} rewrites the session: turn that inspection off for {hp}"
+        )),
+    ))
+}
+
+/// The upgrade worked although the capability list did not name it: the list was edited on
+/// the way (a required path: MailStore's own IMAP always lists it), or the server hides it.
+fn hidden(
+    d: &Transcript,
+    obs: &Observation,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Option<Triple> {
+    if d.starttls_offered != Some(false) {
+        return None;
+    }
+    let command = upgrade_command(obs.path.probe).unwrap_or("STARTTLS");
+    let what = format!(
+        "{command} works, but the capability list before it does not name it ({})",
+        printable(&d.capabilities.join(" "), 120)
+    );
+    let hp = format!("{}:{}", hop.host, hop.port);
+    if obs.path.starttls == Some(StartTlsPolicy::Required) {
+        findings.push(Finding::warning("starttls-hidden", what.clone()));
+        return Some((
+            Verdict::Intercepted,
+            format!("{what}; something on the way edits the IMAP session"),
+            Some(format!(
+                "MailStore's IMAP on {hp} always lists STARTTLS: a mail proxy or antivirus mail shield in between edits the session — exclude {hp} from mail scanning"
+            )),
+        ));
+    }
+    findings.push(Finding::warning(
+        "starttls-hidden",
+        format!("{what}: the server hides it, or a middlebox edits the list"),
+    ));
+    None
 }
 
 /// STARTTLS missing or refused: a middlebox strips it where the path requires it; where it is

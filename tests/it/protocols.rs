@@ -106,6 +106,69 @@ async fn missing_starttls_is_a_warning_where_optional_and_interception_where_req
         .contains("capabilities: IMAP4REV1"));
 }
 
+/// A client on a CAS (STARTTLS required) and an IH archiving (optional) against `addr`.
+async fn both_policies(addr: &str) -> (mssp_check::report::Report, mssp_check::report::Report) {
+    let ih = ih(&["--imap", addr]).await;
+    let client = check(&["--role", "client", "--cas", addr, "--timeout", "1s"]).await;
+    (ih, client)
+}
+
+#[tokio::test]
+async fn starttls_that_works_unlisted_means_an_edited_list() {
+    let hidden = servers::imap(self_signed(&["x"]), StartTls::Hidden).await;
+    let (r, client) = both_policies(&hidden.to_string()).await;
+    // Optional: the session is encrypted; the odd list is a warning.
+    assert_eq!(v(&r, "multi-143-ih-any"), "ok");
+    assert!(kinds(&r, "multi-143-ih-any").contains(&"starttls-hidden"));
+    assert!(!kinds(&r, "multi-143-ih-any").contains(&"starttls-missing"));
+    let d = row(&r, "multi-143-ih-any").obs.dialogue.clone().expect("t");
+    assert_eq!((d.starttls_offered, d.upgraded), (Some(false), true));
+    // Required: MailStore's IMAP always lists it, so the list was edited on the way.
+    assert_eq!(v(&client, "multi-143-client-cas"), "intercepted");
+    assert!(kinds(&client, "multi-143-client-cas").contains(&"starttls-hidden"));
+
+    // A server that has no STARTTLS and says so is not interception where it is optional.
+    let missing = servers::imap(self_signed(&["x"]), StartTls::Missing).await;
+    let r = ih(&["--imap", &missing.to_string()]).await;
+    assert_eq!(v(&r, "multi-143-ih-any"), "ok");
+    let d = row(&r, "multi-143-ih-any").obs.dialogue.clone().expect("t");
+    assert_eq!(
+        d.starttls_response.as_deref(),
+        Some("a2 BAD Unknown command")
+    );
+    assert!(!kinds(&r, "multi-143-ih-any").contains(&"starttls-hidden"));
+}
+
+#[tokio::test]
+async fn a_masked_starttls_is_interception_on_every_path() {
+    let imap = servers::imap(self_signed(&["x"]), StartTls::Masked).await;
+    let (r, client) = both_policies(&imap.to_string()).await;
+    for (report, path) in [(&r, "multi-143-ih-any"), (&client, "multi-143-client-cas")] {
+        assert_eq!(
+            v(report, path),
+            "intercepted",
+            "{path}: {:?}",
+            row(report, path).judgement
+        );
+        assert!(kinds(report, path).contains(&"starttls-masked"), "{path}");
+        assert!(
+            row(report, path).judgement.reason.contains("XXXXXXXX"),
+            "{path}"
+        );
+    }
+
+    let pop3 = servers::pop3(self_signed(&["x"]), StartTls::Masked, "+OK ready").await;
+    let r = ih(&["--pop3", &pop3.to_string()]).await;
+    assert_eq!(v(&r, "multi-110-ih-any"), "intercepted");
+    assert!(kinds(&r, "multi-110-ih-any").contains(&"starttls-masked"));
+
+    // POP3: STLS works though CAPA did not list it.
+    let hidden = servers::pop3(self_signed(&["x"]), StartTls::Hidden, "+OK ready").await;
+    let r = ih(&["--pop3", &hidden.to_string()]).await;
+    assert_eq!(v(&r, "multi-110-ih-any"), "ok");
+    assert!(kinds(&r, "multi-110-ih-any").contains(&"starttls-hidden"));
+}
+
 #[tokio::test]
 async fn refused_starttls_is_recorded() {
     let refusing = servers::imap(self_signed(&["x"]), StartTls::Refuse).await;

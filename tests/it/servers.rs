@@ -14,8 +14,14 @@ use crate::fixtures::Identity;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartTls {
     Offer,
-    /// Not in the capabilities (what a stripping middlebox leaves).
+    /// Not in the capabilities, and answered BAD / -ERR (no TLS here, or a stripper that
+    /// also blocks the command).
     Missing,
+    /// Not in the capabilities, but it works (a middlebox edited the list on the way).
+    Hidden,
+    /// Listed and sent as `XXXXXXXX` / `XXXX`, the way a masking middlebox leaves both the
+    /// list and the command; the server quotes the masked command in its answer.
+    Masked,
     /// Listed, but answered NO / -ERR / resultCode 52.
     Refuse,
 }
@@ -96,10 +102,11 @@ async fn imap_loop<S: AsyncRead + AsyncWrite + Unpin>(
         let cmd = words.next().unwrap_or("").to_ascii_uppercase();
         let reply = match cmd.as_str() {
             "CAPABILITY" => {
-                let st = if tls || mode == StartTls::Missing {
-                    ""
-                } else {
-                    " STARTTLS"
+                let st = match mode {
+                    _ if tls => "",
+                    StartTls::Missing | StartTls::Hidden => "",
+                    StartTls::Masked => " XXXXXXXX",
+                    StartTls::Offer | StartTls::Refuse => " STARTTLS",
                 };
                 format!(
                     "* CAPABILITY IMAP4rev1{st} AUTH=PLAIN\r\n{tag} OK CAPABILITY completed\r\n"
@@ -107,6 +114,10 @@ async fn imap_loop<S: AsyncRead + AsyncWrite + Unpin>(
             }
             "STARTTLS" if mode == StartTls::Refuse => {
                 format!("{tag} NO STARTTLS not available now\r\n")
+            }
+            "STARTTLS" if mode == StartTls::Missing => format!("{tag} BAD Unknown command\r\n"),
+            "STARTTLS" if mode == StartTls::Masked => {
+                format!("{tag} BAD Error in IMAP command XXXXXXXX: Unknown command.\r\n")
             }
             "STARTTLS" => {
                 let _ = r
@@ -167,14 +178,17 @@ async fn pop3_loop<S: AsyncRead + AsyncWrite + Unpin>(
     while let Some(l) = line(r).await {
         let reply = match l.to_ascii_uppercase().as_str() {
             "CAPA" => {
-                let st = if tls || mode == StartTls::Missing {
-                    ""
-                } else {
-                    "STLS\r\n"
+                let st = match mode {
+                    _ if tls => "",
+                    StartTls::Missing | StartTls::Hidden => "",
+                    StartTls::Masked => "XXXX\r\n",
+                    StartTls::Offer | StartTls::Refuse => "STLS\r\n",
                 };
                 format!("+OK Capability list follows\r\nTOP\r\nUSER\r\n{st}UIDL\r\n.\r\n")
             }
             "STLS" if mode == StartTls::Refuse => "-ERR not now\r\n".to_string(),
+            "STLS" if mode == StartTls::Missing => "-ERR unknown command\r\n".to_string(),
+            "STLS" if mode == StartTls::Masked => "-ERR Unknown command: XXXX\r\n".to_string(),
             "STLS" => {
                 let _ = r
                     .get_mut()

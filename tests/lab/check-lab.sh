@@ -137,6 +137,10 @@ expect_not "client02 -> cas01:143 STARTTLS stripped from CAPABILITY" 'STARTTLS' 
   dialog client02 cas01.lab.test 143 'a CAPABILITY\r\nb LOGOUT\r\n'
 expect "client02 -> cas01:143 STARTTLS command refused" '^b BAD' \
   dialog client02 cas01.lab.test 143 'a CAPABILITY\r\nb STARTTLS\r\nc LOGOUT\r\n'
+expect_not "client03 -> cas01:143 STARTTLS hidden from CAPABILITY" 'STARTTLS' \
+  dialog client03 cas01.lab.test 143 'a CAPABILITY\r\nb LOGOUT\r\n'
+expect "client03 -> cas01:143 STARTTLS still works, end to end" 'issuer=.*CN = MSC Lab Public Root CA' \
+  tls client03 cas01.lab.test:143 -starttls imap
 
 echo "$PASSED passed, $FAILED failed"
 ((FAILED == 0))

@@ -27,7 +27,7 @@ LAB_HOSTS=(
   ews01:5      # Exchange-like EWS host: nginx 443, /EWS/Exchange.asmx -> 401 Negotiate/NTLM
   ldap01:6     # directory server: slapd 389 (StartTLS) and 636 (public)
   mailstore:7  # stand-in for my.mailstore.com: nginx 443 (public)
-  mitm:8       # middleboxes: sslsplit (FortiGate CA), STARTTLS stripper, perdition
+  mitm:8       # middleboxes: sslsplit (FortiGate CA), STARTTLS stripper and hider, perdition
   dns01:9      # dnsmasq for lab.test and my.mailstore.com
   adm01:10     # administrator's workstation (source only)
   client01:11  # archive user's machine (source only)
@@ -36,6 +36,7 @@ LAB_HOSTS=(
   mail02:14    # wrong service: an SMTP banner on the IMAP and POP3 ports
   mgmt02:15    # second Management Server, behind TLS interception (source only)
   ih02:16      # second Instance Host: "bad network" source; nothing listens on 8472
+  client03:17  # archive user behind a middlebox that hides STARTTLS from CAPABILITY (source only)
 )
 
 # An address that is routed nowhere: the router drops it silently. Used as the

@@ -12,6 +12,11 @@ Debian has no tool that does either of these, so the lab carries them:
                   command is overwritten with XXXXXXXX so that the server
                   answers BAD (cf. Cisco ASA ESMTP inspection, which masks the
                   command the same way)
+  hide-starttls   an IMAP relay that only edits the server's capability lists
+                  (STARTTLS removed) and lets the command through: once the
+                  client sends STARTTLS it copies raw bytes both ways, so the
+                  TLS session that follows is end to end (a list-editing
+                  middlebox, caught because the upgrade works unlisted)
 
 Both are bounded: at most --max-conns connections at once (more are closed at
 accept), every connection ends after --lifetime seconds, lines longer than
@@ -107,6 +112,57 @@ async def serve_strip(reader, writer, limits, upstream):
         pass
 
 
+async def copy_raw(reader, writer):
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        writer.write(chunk)
+        await writer.drain()
+    if writer.can_write_eof():
+        writer.write_eof()
+
+
+async def serve_hide(reader, writer, limits, upstream):
+    host, port = upstream
+    upgrading = asyncio.Event()
+
+    async def down(up_reader):
+        # Server lines, edited, until the client has asked for STARTTLS and the
+        # answer to it has passed; then raw bytes.
+        while not upgrading.is_set():
+            try:
+                line = await up_reader.readuntil(b"\n")
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return
+            writer.write(strip_server_line(line))
+            await writer.drain()
+        await copy_raw(up_reader, writer)
+
+    async def up(up_writer):
+        while True:
+            try:
+                line = await reader.readuntil(b"\n")
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return
+            if STARTTLS_COMMAND.match(line):
+                upgrading.set()
+            up_writer.write(line)
+            await up_writer.drain()
+            if upgrading.is_set():
+                return await copy_raw(reader, up_writer)
+
+    try:
+        async with asyncio.timeout(limits.lifetime):
+            up_reader, up_writer = await asyncio.open_connection(host, port, limit=MAX_LINE)
+            try:
+                await asyncio.gather(down(up_reader), up(up_writer))
+            finally:
+                up_writer.close()
+    except (TimeoutError, ConnectionError, OSError):
+        pass
+
+
 def make_handler(limits, serve, *extra):
     async def handler(reader, writer):
         if limits.slots <= 0:
@@ -128,9 +184,9 @@ def parse_hostport(text: str):
 
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["silent", "strip-starttls"])
+    ap.add_argument("mode", choices=["silent", "strip-starttls", "hide-starttls"])
     ap.add_argument("--listen", type=int, required=True, help="port, on every address of the namespace")
-    ap.add_argument("--upstream", help="HOST:PORT of the real server (strip-starttls)")
+    ap.add_argument("--upstream", help="HOST:PORT of the real server (strip-/hide-starttls)")
     ap.add_argument("--max-conns", type=int, default=64)
     ap.add_argument("--lifetime", type=float, default=60.0, help="seconds a connection may live")
     args = ap.parse_args()
@@ -140,8 +196,9 @@ async def main() -> int:
         handler = make_handler(limits, serve_silent)
     else:
         if not args.upstream:
-            ap.error("strip-starttls needs --upstream HOST:PORT")
-        handler = make_handler(limits, serve_strip, parse_hostport(args.upstream))
+            ap.error(f"{args.mode} needs --upstream HOST:PORT")
+        serve = serve_strip if args.mode == "strip-starttls" else serve_hide
+        handler = make_handler(limits, serve, parse_hostport(args.upstream))
 
     # One dual-stack socket on [::]:PORT (IPv4-mapped addresses included).
     sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)

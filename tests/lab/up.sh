@@ -139,10 +139,11 @@ write_etc_netns() {
 # The router's firewall. Each failure verdict of the lab comes from one rule
 # here (see README.md, "Firewall"). Everything not listed is forwarded.
 write_router_firewall() {
-  local mgmt01 mgmt02 ih02 cas01 mail01 ldap01 mailstore mitm client02
+  local mgmt01 mgmt02 ih02 cas01 mail01 ldap01 mailstore mitm client02 client03
   mgmt01=$(lab_v4 mgmt01) mgmt02=$(lab_v4 mgmt02) ih02=$(lab_v4 ih02)
   cas01=$(lab_v4 cas01) mail01=$(lab_v4 mail01) ldap01=$(lab_v4 ldap01)
   mailstore=$(lab_v4 mailstore) mitm=$(lab_v4 mitm) client02=$(lab_v4 client02)
+  client03=$(lab_v4 client03)
   local ih01_6 mail01_6 ldap01_6
   ih01_6=$(lab_v6 ih01) mail01_6=$(lab_v6 mail01) ldap01_6=$(lab_v6 ldap01)
 
@@ -159,6 +160,7 @@ table inet msc_lab {
     ip saddr $mgmt02 ip daddr $ih02 tcp dport 8472 dnat ip to $mitm:8472 comment "mgmt02 -> ih02:8472: sslsplit in front of a responder (tests/lab/responder.sh)"
     ip saddr $ih02 ip daddr $mail01 tcp dport 110 dnat ip to $mitm:110 comment "ih02 -> mail01:110: perdition (own greeting, STLS with FortiGate CA)"
     ip saddr $client02 ip daddr $cas01 tcp dport 143 dnat ip to $mitm:143 comment "client02 -> cas01:143: STARTTLS stripper"
+    ip saddr $client03 ip daddr $cas01 tcp dport 143 dnat ip to $mitm:1143 comment "client03 -> cas01:143: STARTTLS hider (list edited, command passes)"
   }
 
   # A dead address: no host, no answer (-> filtered).
@@ -442,6 +444,9 @@ start_middleboxes() {
   # IMAP relay in front of cas01:143 that hides STARTTLS.
   start_daemon msc-mitm strip-starttls "$dir/strip-starttls.log" \
     python3 "$LAB_DIR/relay.py" strip-starttls --listen 143 --upstream "$(lab_v4 cas01):143"
+  # IMAP relay in front of cas01:143 that edits STARTTLS out of the lists only.
+  start_daemon msc-mitm hide-starttls "$dir/hide-starttls.log" \
+    python3 "$LAB_DIR/relay.py" hide-starttls --listen 1143 --upstream "$(lab_v4 cas01):143"
 }
 
 start_silent() {

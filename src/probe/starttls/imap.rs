@@ -1,4 +1,8 @@
 //! IMAP dialogue (RFC 3501/9051): greeting, CAPABILITY, STARTTLS (§6.2.1), CAPABILITY again over TLS, LOGOUT; or, on 993, greeting and LOGOUT.
+//!
+//! STARTTLS is sent even when the capability list does not name it: a server without it
+//! answers BAD, one whose list a middlebox edited upgrades anyway, and a middlebox that masks
+//! the command (`XXXXXXXX`) shows in the server's answer. The verdict tells these apart.
 
 use super::{add_capability, text, Action, Core, Dialogue, Expect, Failure, Transcript, MAX_TEXT};
 
@@ -66,7 +70,7 @@ fn greeting_code_atoms(rest: &str) -> Option<Vec<&str>> {
 }
 
 impl Imap {
-    /// Port 143: greeting → CAPABILITY → STARTTLS if offered → (TLS) → CAPABILITY → LOGOUT.
+    /// Port 143: greeting → CAPABILITY → STARTTLS (offered or not) → (TLS) → CAPABILITY → LOGOUT.
     #[must_use]
     pub fn starttls() -> Self {
         Imap::new(false)
@@ -150,6 +154,10 @@ impl Imap {
                         self.core.begin_tls();
                         self.step = Step::AwaitTls;
                     }
+                    // Refusing what was not offered is the normal answer, not a failure.
+                    "NO" | "BAD" if self.core.transcript.starttls_offered != Some(true) => {
+                        self.command("LOGOUT", Step::Logout);
+                    }
                     "NO" | "BAD" => {
                         self.core.fail(Failure::StartTlsRefused { response });
                         self.command("LOGOUT", Step::Logout);
@@ -215,16 +223,16 @@ impl Imap {
             self.greeting_starttls
         };
         self.core.transcript.starttls_offered = offered;
-        if offered == Some(true) {
-            self.command("STARTTLS", Step::StartTls);
-        } else {
-            self.command("LOGOUT", Step::Logout);
-        }
+        self.command("STARTTLS", Step::StartTls);
     }
 
     fn on_eof(&mut self) {
         match self.step {
             Step::Logout => self.core.finish(),
+            // Hanging up on a STARTTLS it never offered: as good as BAD.
+            Step::StartTls if self.core.transcript.starttls_offered != Some(true) => {
+                self.core.finish();
+            }
             Step::Greeting => {
                 let f = self.core.inbox.eof_failure("greeting");
                 self.core.abort(f);
@@ -338,14 +346,17 @@ mod tests {
         #[rustfmt::skip]
         let table: &[Row] = &[
             ("dovecot, starttls offered", &[DOVECOT_GREETING, DOVECOT_CAPS, DOVECOT_GO, DOVECOT_CAPS_TLS, DOVECOT_BYE_A4], FULL, Ok(())),
-            ("dovecot ssl=no, not offered", &[PLAIN_GREETING, PLAIN_CAPS, b"* BYE Logging out\r\na2 OK Logout completed.\r\n"], &["a1 CAPABILITY", "a2 LOGOUT"], Ok(())),
+            ("dovecot ssl=no, not offered, tried anyway", &[PLAIN_GREETING, PLAIN_CAPS, b"a2 BAD TLS support isn't enabled.\r\n", b"* BYE Logging out\r\na3 OK Logout completed.\r\n"], &["a1 CAPABILITY", "a2 STARTTLS", "a3 LOGOUT"], Ok(())),
+            ("not offered, but the upgrade works", &[PLAIN_GREETING, PLAIN_CAPS, DOVECOT_GO, DOVECOT_CAPS_TLS, DOVECOT_BYE_A4], FULL, Ok(())),
+            ("not offered, hangs up on STARTTLS", &[PLAIN_GREETING, PLAIN_CAPS], &["a1 CAPABILITY", "a2 STARTTLS"], Ok(())),
+            ("not offered, command masked on the way", &[PLAIN_GREETING, PLAIN_CAPS, b"a2 BAD Error in IMAP command XXXXXXXX: Unknown command.\r\n", b"a3 OK\r\n"], &["a1 CAPABILITY", "a2 STARTTLS", "a3 LOGOUT"], Ok(())),
             ("refused BAD (dovecot text)", &[DOVECOT_GREETING, DOVECOT_CAPS, b"a2 BAD TLS support isn't enabled.\r\n", b"a3 OK bye\r\n"],
                 &["a1 CAPABILITY", "a2 STARTTLS", "a3 LOGOUT"], Err(refused("a2 BAD TLS support isn't enabled."))),
             ("refused NO", &[DOVECOT_GREETING, DOVECOT_CAPS, b"a2 NO [UNAVAILABLE] no certificate\r\n"],
                 &["a1 CAPABILITY", "a2 STARTTLS", "a3 LOGOUT"], Err(refused("a2 NO [UNAVAILABLE] no certificate"))),
             ("bye greeting", &[b"* BYE Too many connections from your IP\r\n"], &[], Err(Failure::Rejected { response: "* BYE Too many connections from your IP".into() })),
-            ("preauth greeting proceeds", &[b"* PREAUTH ready\r\n", b"* CAPABILITY IMAP4rev1\r\na1 OK done\r\n", b"a2 OK\r\n"], &["a1 CAPABILITY", "a2 LOGOUT"], Ok(())),
-            ("capability NO, no code: unknown", &[b"* OK hi\r\n", b"a1 NO not now\r\n", b"a2 OK\r\n"], &["a1 CAPABILITY", "a2 LOGOUT"], Ok(())),
+            ("preauth greeting proceeds", &[b"* PREAUTH ready\r\n", b"* CAPABILITY IMAP4rev1\r\na1 OK done\r\n", b"a2 BAD not in this state\r\n", b"a3 OK\r\n"], &["a1 CAPABILITY", "a2 STARTTLS", "a3 LOGOUT"], Ok(())),
+            ("capability NO, no code: unknown, tried", &[b"* OK hi\r\n", b"a1 NO not now\r\n", b"a2 NO no\r\n", b"a3 OK\r\n"], &["a1 CAPABILITY", "a2 STARTTLS", "a3 LOGOUT"], Ok(())),
             ("capability BAD, greeting code decides", &[DOVECOT_GREETING, b"a1 BAD huh\r\n", DOVECOT_GO, b"a3 OK\r\n", b"a4 OK\r\n"], FULL, Ok(())),
             ("untagged lines before the tagged answer", &[b"* OK hi\r\n", b"* OK [ALERT] x\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\n* FLAGS ()\r\na1 OK\r\n", b"* OK still here\r\na2 OK go\r\n", b"a3 OK\r\n", b"a4 OK\r\n"], FULL, Ok(())),
             ("eof before the greeting", &[], &[], closed("greeting")),
@@ -403,9 +414,25 @@ mod tests {
 
     #[test]
     fn missing_and_unknown_starttls_are_told_apart() {
-        let (plain, _) = both(Imap::starttls, &[PLAIN_GREETING, PLAIN_CAPS, b"a2 OK\r\n"]);
+        let (plain, _) = both(
+            Imap::starttls,
+            &[PLAIN_GREETING, PLAIN_CAPS, b"a2 BAD no\r\n", b"a3 OK\r\n"],
+        );
         assert_eq!(plain.transcript().starttls_offered, Some(false));
         assert!(!plain.transcript().upgraded);
+        // Not listed, yet the upgrade works: the verdict calls the list edited.
+        let (hidden, _) = both(
+            Imap::starttls,
+            &[
+                PLAIN_GREETING,
+                PLAIN_CAPS,
+                DOVECOT_GO,
+                DOVECOT_CAPS_TLS,
+                DOVECOT_BYE_A4,
+            ],
+        );
+        let t = hidden.transcript();
+        assert_eq!((t.starttls_offered, t.upgraded), (Some(false), true));
         let (unknown, _) = both(Imap::starttls, &[b"* OK hi\r\n", b"a1 BAD no\r\n"]);
         assert_eq!(unknown.transcript().starttls_offered, None);
         // The answer wins over the greeting code: a stripped CAPABILITY answer is "not offered".

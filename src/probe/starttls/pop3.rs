@@ -1,4 +1,7 @@
 //! POP3 dialogue (RFC 1939, CAPA from RFC 2449, STLS from RFC 2595 §4): greeting, CAPA, STLS, CAPA again over TLS, QUIT; or, on 995, greeting and QUIT.
+//!
+//! STLS is sent even when CAPA does not list it or is refused (CAPA is optional, and older
+//! servers support STLS without it); `-ERR` to an STLS that was not listed is not a failure.
 
 use super::{add_capability, text, Action, Core, Dialogue, Expect, Failure, Transcript, MAX_TEXT};
 
@@ -56,7 +59,7 @@ fn status(line: &[u8]) -> Status {
 }
 
 impl Pop3 {
-    /// Port 110: greeting → CAPA → STLS if listed → (TLS) → CAPA → QUIT.
+    /// Port 110: greeting → CAPA → STLS (listed or not) → (TLS) → CAPA → QUIT.
     #[must_use]
     pub fn stls() -> Self {
         Pop3::new(false)
@@ -104,8 +107,9 @@ impl Pop3 {
             }
             (Step::Greeting, Status::Other) => self.core.abort(super::not_protocol("pop3", raw)),
             (Step::Capa { tls }, Status::Ok) => self.step = Step::CapaList { tls },
+            (Step::Capa { tls: true }, Status::Err) => self.command("QUIT", Step::Quit),
             // RFC 2449 is optional: -ERR means the list is unknown, not that STLS is missing.
-            (Step::Capa { .. }, Status::Err) => self.command("QUIT", Step::Quit),
+            (Step::Capa { tls: false }, Status::Err) => self.command("STLS", Step::Stls),
             (Step::Capa { .. }, Status::Other) => {
                 self.malformed("CAPA answer is not +OK/-ERR", raw);
             }
@@ -118,7 +122,10 @@ impl Pop3 {
             (Step::Stls, Status::Err) => {
                 let response = text(raw, MAX_TEXT);
                 self.core.transcript.starttls_response = Some(response.clone());
-                self.core.fail(Failure::StartTlsRefused { response });
+                // Refusing what was not listed is the normal answer, not a failure.
+                if self.core.transcript.starttls_offered == Some(true) {
+                    self.core.fail(Failure::StartTlsRefused { response });
+                }
                 self.command("QUIT", Step::Quit);
             }
             (Step::Stls, Status::Other) => self.malformed("STLS answer is not +OK/-ERR", raw),
@@ -133,12 +140,7 @@ impl Pop3 {
                 return self.command("QUIT", Step::Quit);
             }
             self.core.transcript.starttls_offered = Some(self.stls_listed);
-            if self.stls_listed {
-                self.command("STLS", Step::Stls);
-            } else {
-                self.command("QUIT", Step::Quit);
-            }
-            return;
+            return self.command("STLS", Step::Stls);
         }
         // Dot-unstuffing (RFC 1939 §3): a line starting with ".." stands for one dot.
         let raw = raw.strip_prefix(b".").unwrap_or(raw);
@@ -168,6 +170,10 @@ impl Pop3 {
     fn on_eof(&mut self) {
         match self.step {
             Step::Quit => self.core.finish(),
+            // Hanging up on an STLS it never listed: as good as -ERR.
+            Step::Stls if self.core.transcript.starttls_offered != Some(true) => {
+                self.core.finish();
+            }
             Step::Greeting => {
                 let f = self.core.inbox.eof_failure("greeting");
                 self.core.abort(f);
@@ -277,9 +283,12 @@ mod tests {
         #[rustfmt::skip]
         let table: &[Row] = &[
             ("dovecot, stls offered", &[GREETING, CAPA, GO, CAPA_TLS, BYE], FULL, Some(true), Ok(())),
-            ("stls not listed", &[GREETING, CAPA_TLS, BYE], &["CAPA", "QUIT"], Some(false), Ok(())),
-            ("p3scan strips stls", &[P3SCAN, CAPA_TLS, BYE], &["CAPA", "QUIT"], Some(false), Ok(())),
-            ("capa -ERR: unknown (RFC 2449 optional)", &[GREETING, b"-ERR unknown command\r\n", BYE], &["CAPA", "QUIT"], None, Ok(())),
+            ("stls not listed, tried: -ERR", &[GREETING, CAPA_TLS, NO_TLS, BYE], &["CAPA", "STLS", "QUIT"], Some(false), Ok(())),
+            ("stls not listed, but it works", &[GREETING, CAPA_TLS, GO, CAPA_TLS, BYE], FULL, Some(false), Ok(())),
+            ("stls not listed, hangs up on it", &[GREETING, CAPA_TLS], &["CAPA", "STLS"], Some(false), Ok(())),
+            ("p3scan strips stls", &[P3SCAN, CAPA_TLS, b"-ERR Unknown command: XXXX\r\n", BYE], &["CAPA", "STLS", "QUIT"], Some(false), Ok(())),
+            ("capa -ERR, old server with STLS (RFC 2449 optional)", &[GREETING, b"-ERR unknown command\r\n", GO, b"-ERR unknown command\r\n", BYE], FULL, None, Ok(())),
+            ("capa -ERR, stls -ERR", &[GREETING, b"-ERR unknown command\r\n", b"-ERR unknown command\r\n", BYE], &["CAPA", "STLS", "QUIT"], None, Ok(())),
             ("stls -ERR (dovecot text)", &[GREETING, CAPA, NO_TLS, BYE], &["CAPA", "STLS", "QUIT"], Some(true), refused("-ERR TLS support isn't enabled.")),
             ("capa -ERR after tls", &[GREETING, CAPA, GO, b"-ERR no\r\n", BYE], FULL, Some(true), Ok(())),
             ("eof before the greeting", &[], &[], None, closed("greeting")),
