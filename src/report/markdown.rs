@@ -59,13 +59,9 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             cell(&r.judgement.reason, 160)
         )?;
     }
-    let problems: Vec<_> = report
-        .rows
-        .iter()
-        .filter(|r| matches!(r.judgement.severity, Severity::Fail | Severity::Warn))
-        .collect();
+    let (title, problems) = report.problems();
     if !problems.is_empty() {
-        writeln!(out, "\n#### Problems ({})\n", problems.len())?;
+        writeln!(out, "\n#### {title}\n")?;
         for r in problems {
             let host = r
                 .obs

@@ -54,6 +54,28 @@ pub struct Report {
 }
 
 impl Report {
+    /// The rows that fail or warn, and the heading over them: "Problems (2)", "Warnings (3)"
+    /// or "Problems (2) and warnings (1)".
+    #[must_use]
+    pub fn problems(&self) -> (String, Vec<&Row>) {
+        let rows: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| matches!(r.judgement.severity, Severity::Fail | Severity::Warn))
+            .collect();
+        let fails = rows
+            .iter()
+            .filter(|r| r.judgement.severity == Severity::Fail)
+            .count();
+        let warns = rows.len() - fails;
+        let title = match (fails, warns) {
+            (f, 0) => format!("Problems ({f})"),
+            (0, w) => format!("Warnings ({w})"),
+            (f, w) => format!("Problems ({f}) and warnings ({w})"),
+        };
+        (title, rows)
+    }
+
     /// Judges and sorts the observations of a run.
     #[must_use]
     pub fn build(meta: Meta, observations: Vec<Observation>, ctx: &Context) -> Self {

@@ -149,14 +149,10 @@ pub fn render(
         }
     }
 
-    let problems: Vec<&Row> = report
-        .rows
-        .iter()
-        .filter(|r| matches!(r.judgement.severity, Severity::Fail | Severity::Warn))
-        .collect();
+    let (title, problems) = report.problems();
     if !problems.is_empty() {
         writeln!(out)?;
-        writeln!(out, "Problems ({})", problems.len())?;
+        writeln!(out, "{title}")?;
         for r in problems {
             problem(r, color, out)?;
         }

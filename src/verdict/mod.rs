@@ -178,7 +178,7 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         findings
             .iter()
             .find(|f| f.warns)
-            .and_then(|f| warning_hint(f.kind, &hop))
+            .and_then(|f| warning_hint(f.kind, obs.path.source, &hop))
     });
     Judgement {
         verdict,
@@ -190,9 +190,13 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
 }
 
 /// The next step for a warning on a path that works.
-fn warning_hint(kind: &str, hop: &Hop) -> Option<String> {
+fn warning_hint(kind: &str, source: crate::config::Role, hop: &Hop) -> Option<String> {
     let hp = format!("{}:{}", hop.host, hop.port);
     Some(match kind {
+        "untrusted-chain" if source == crate::config::Role::Client => format!(
+            "give {} a certificate from a CA that the users' machines trust (a public CA, or your domain's CA rolled out to them)",
+            hop.host
+        ),
         "untrusted-chain" => format!(
             "give {} a certificate from a CA this machine trusts, or set MailStore to accept this one",
             hop.host
@@ -507,20 +511,28 @@ fn completed_tls(
             )
         }
         CertPolicy::External => {
-            let why = untrusted_reason(facts);
+            let self_signed = facts.chain.first().is_some_and(|c| c.self_signed);
+            let (what, short) = if self_signed {
+                (
+                    format!("{leaf}, trusted neither by the public roots nor by this machine"),
+                    format!("untrusted {leaf}"),
+                )
+            } else {
+                let why = untrusted_reason(facts);
+                (
+                    format!("{leaf}: {why}"),
+                    format!("untrusted certificate: {why}"),
+                )
+            };
             findings.push(Finding::warning(
                 "untrusted-chain",
                 if obs.path.source == crate::config::Role::Client {
-                    format!("{leaf}: {why}; users' mail clients and browsers will warn: give {} a certificate from a CA they trust", hop.host)
+                    format!("{what}; users' mail clients and browsers will warn")
                 } else {
-                    format!("{leaf}: {why}; MailStore accepts it only if told to ignore certificate errors for this server")
+                    format!("{what}; MailStore accepts it only if told to ignore certificate errors for this server")
                 },
             ));
-            (
-                Verdict::Ok,
-                format!("{version}, untrusted certificate: {why}"),
-                None,
-            )
+            (Verdict::Ok, format!("{version}, {short}"), None)
         }
     }
 }

@@ -299,5 +299,9 @@ fn markdown_for_a_ticket() {
     assert_eq!(code, Some(1));
     assert!(stdout.starts_with("### mssp-check"), "{stdout}");
     assert!(stdout.contains("| ih → mgmt |") && stdout.contains("**refused**"));
-    assert!(stdout.contains("#### Problems (2)") && stdout.contains("  - Next: "));
+    // 8471 fails; 8470, the optional pairing path, warns.
+    assert!(
+        stdout.contains("#### Problems (1) and warnings (1)") && stdout.contains("  - Next: "),
+        "{stdout}"
+    );
 }
