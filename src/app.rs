@@ -76,10 +76,11 @@ pub async fn check_with_progress<C: Connector>(
     let planned = plan::plan(cfg);
     let names = plan::names(&planned);
     let dns = Arc::new(Dns::new(cfg.dns_server, cfg.timeout));
-    let answers = tokio::select! {
+    let (answers, dns_notes) = tokio::select! {
         a = runner::resolve_all(Arc::clone(&dns), names) => a,
-        () = cancel.cancelled() => std::collections::BTreeMap::default(),
+        () = cancel.cancelled() => (std::collections::BTreeMap::default(), Vec::new()),
     };
+    notes.extend(dns_notes);
     let (jobs, mut observations) = plan::expand(&planned, &answers, cfg.all_addresses);
     let tls = Arc::new(tls);
     let ctx = Arc::new(ProbeContext {
@@ -168,7 +169,7 @@ async fn proxied(
     );
     let addrs = match &proxy.host.host {
         Host::Ip(ip) => Ok(vec![*ip]),
-        Host::Name(n) => dns.resolve(n).await,
+        Host::Name(n) => dns.resolve_like_os(n).await.0,
     };
     let mut out = Vec::new();
     for (p, host) in targets {
@@ -389,11 +390,15 @@ pub async fn firewall(
         for h in hosts {
             match &h.host {
                 config::Host::Ip(ip) => ips.push(*ip),
-                config::Host::Name(n) => ips.extend(dns.resolve(n).await.map_err(|f| {
-                    usage(format!(
-                        "{flag} {n}: the name does not resolve ({f:?}); give an address"
-                    ))
-                })?),
+                config::Host::Name(n) => {
+                    let found = dns.resolve_like_os(n).await.0.map_err(|f| {
+                        usage(format!(
+                            "{flag} {n}: the name does not resolve ({}); give an address",
+                            f.short()
+                        ))
+                    })?;
+                    ips.extend(found);
+                }
             }
         }
         sources.peers.insert(r, ips);

@@ -63,6 +63,20 @@ pub enum ConnectFailure {
     Other { detail: String },
 }
 
+impl DnsFailure {
+    /// A few words, as in `dig`: `NXDOMAIN`, `no A/AAAA record`, `SERVFAIL`, `timeout`.
+    #[must_use]
+    pub fn short(&self) -> String {
+        match self {
+            DnsFailure::NxDomain => "NXDOMAIN".into(),
+            DnsFailure::NoAddress => "no A/AAAA record".into(),
+            DnsFailure::ServerFailure { code } => code.clone(),
+            DnsFailure::Timeout => "timeout".into(),
+            DnsFailure::Other(why) => crate::sanitize::printable(why, 60),
+        }
+    }
+}
+
 impl ConnectFailure {
     /// One line: the verdict word and the detail.
     #[must_use]

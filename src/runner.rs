@@ -15,24 +15,32 @@ use crate::probe::connector::Connector;
 use crate::probe::dns::Dns;
 use crate::probe::{self, canary, Job, ProbeContext};
 
-/// Resolves each name once, all at the same time.
-pub async fn resolve_all(dns: Arc<Dns>, names: Vec<String>) -> BTreeMap<String, Resolution> {
+/// Resolves each name once, all at the same time. Also returns the notes of names that only
+/// the operating system's resolver knew, in name order.
+pub async fn resolve_all(
+    dns: Arc<Dns>,
+    names: Vec<String>,
+) -> (BTreeMap<String, Resolution>, Vec<String>) {
     let mut set = JoinSet::new();
     for name in names {
         let dns = Arc::clone(&dns);
         set.spawn(async move {
             let t = Instant::now();
-            let r = dns.resolve(&name).await;
-            (name, (r, t.elapsed()))
+            let (r, note) = dns.resolve_like_os(&name).await;
+            (name, (r, t.elapsed()), note)
         });
     }
     let mut out = BTreeMap::new();
+    let mut notes = BTreeMap::new();
     while let Some(joined) = set.join_next().await {
-        if let Ok((name, r)) = joined {
+        if let Ok((name, r, note)) = joined {
+            if let Some(n) = note {
+                notes.insert(name.clone(), n);
+            }
             out.insert(name, r);
         }
     }
-    out
+    (out, notes.into_values().collect())
 }
 
 /// Runs `jobs`, at most `concurrency` at once. The result has one observation per job, in

@@ -1,10 +1,16 @@
 //! Name resolution with hickory-resolver: the system's configuration and hosts file (or one
 //! server given with `--dns-server`), A and AAAA, each name once per run.
+//!
+//! With the system's configuration, a name that DNS does not resolve is asked of the
+//! operating system's resolver too (`getaddrinfo`: hosts file, LLMNR, NetBIOS, mDNS, search
+//! lists), because that is what MailStore itself uses; the run then says so in a note.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::pin::Pin;
 use std::time::Duration;
 
-use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolverConfig};
+use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
@@ -12,10 +18,16 @@ use hickory_resolver::TokioResolver;
 
 use crate::observation::DnsFailure;
 
+/// The operating system's resolver: the name and a time limit in, its addresses out.
+type OsLookup =
+    for<'a> fn(&'a str, Duration) -> Pin<Box<dyn Future<Output = Option<Vec<IpAddr>>> + Send + 'a>>;
+
 /// The resolver of a run.
 pub struct Dns {
     resolver: Result<TokioResolver, String>,
     timeout: Duration,
+    os_fallback: bool,
+    os: OsLookup,
 }
 
 impl std::fmt::Debug for Dns {
@@ -27,7 +39,7 @@ impl std::fmt::Debug for Dns {
 }
 
 impl Dns {
-    /// The system's resolvers, or `server` alone.
+    /// The system's resolvers and hosts file, or `server` alone.
     #[must_use]
     pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Self {
         let builder = match server {
@@ -51,10 +63,56 @@ impl Dns {
             o.attempts = 1;
             // Each name is looked up once per run; a cache would only hide changes between runs.
             o.cache_size = 0;
+            // `--dns-server` asks that server, as `dig @server` does; the hosts file is the
+            // system configuration's business.
+            if server.is_some() {
+                o.use_hosts_file = ResolveHosts::Never;
+            }
             b.build()
                 .map_err(|e| format!("cannot start the DNS resolver: {e}"))
         });
-        Self { resolver, timeout }
+        Self {
+            resolver,
+            timeout,
+            os_fallback: server.is_none(),
+            os: |name, limit| Box::pin(getaddrinfo(name, limit)),
+        }
+    }
+
+    /// Whether a name DNS does not resolve is asked of the operating system (on by default
+    /// with the system's configuration, off with `--dns-server`).
+    #[must_use]
+    pub fn with_os_fallback(mut self, on: bool) -> Self {
+        self.os_fallback = on;
+        self
+    }
+
+    /// DNS first; if it fails and the fallback is on, the operating system's resolver. The
+    /// note, when there is one, says that the OS resolved what DNS did not.
+    pub async fn resolve_like_os(
+        &self,
+        name: &str,
+    ) -> (Result<Vec<IpAddr>, DnsFailure>, Option<String>) {
+        let dns = self.resolve(name).await;
+        let Err(failure) = &dns else {
+            return (dns, None);
+        };
+        // A timeout would only repeat itself: the OS asks the same servers.
+        if !self.os_fallback || *failure == DnsFailure::Timeout {
+            return (dns, None);
+        }
+        match (self.os)(name, self.timeout).await {
+            Some(addrs) => {
+                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                let note = format!(
+                    "{name}: not in DNS ({}), but this machine's resolver (hosts file, LLMNR, NetBIOS or mDNS) gives {}; probed there, as MailStore would — other machines may not resolve it so",
+                    failure.short(),
+                    list.join(", ")
+                );
+                (Ok(addrs), Some(note))
+            }
+            None => (dns, None),
+        }
     }
 
     /// Resolves `name` to its addresses (A first, then AAAA, as the server ordered them).
@@ -91,6 +149,22 @@ impl Dns {
     }
 }
 
+/// `getaddrinfo` (on a blocking thread, inside tokio), bounded by `limit`; IPv4 first.
+async fn getaddrinfo(name: &str, limit: Duration) -> Option<Vec<IpAddr>> {
+    let lookup = tokio::net::lookup_host((name, 0));
+    let found = tokio::time::timeout(limit, lookup).await.ok()?.ok()?;
+    let (mut v4, mut v6): (Vec<IpAddr>, Vec<IpAddr>) = (Vec::new(), Vec::new());
+    for sa in found {
+        let ip = sa.ip();
+        let list = if ip.is_ipv4() { &mut v4 } else { &mut v6 };
+        if !list.contains(&ip) {
+            list.push(ip);
+        }
+    }
+    v4.extend(v6);
+    (!v4.is_empty()).then_some(v4)
+}
+
 fn classify(e: &NetError) -> DnsFailure {
     match e {
         NetError::Dns(DnsError::NoRecordsFound(nr)) => match nr.response_code {
@@ -125,4 +199,70 @@ fn mnemonic(code: ResponseCode) -> String {
 #[must_use]
 pub fn is_local(ip: IpAddr) -> bool {
     ip.is_loopback() || (!ip.is_unspecified() && UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DNS server on loopback that answers every question with NXDOMAIN.
+    fn nxdomain_server() -> SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let addr = socket.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                if n < 12 {
+                    continue;
+                }
+                let mut reply = buf[..n].to_vec();
+                reply[2] = 0x81 | (buf[2] & 0x78); // QR, opcode kept, RD
+                reply[3] = 0x83; // RA, RCODE 3 = NXDOMAIN
+                reply[6..12].fill(0); // no answer, authority or additional records
+                let _ = socket.send_to(&reply, peer);
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn the_os_resolver_answers_localhost() {
+        let addrs = getaddrinfo("localhost", Duration::from_secs(2)).await;
+        let addrs = addrs.expect("localhost resolves");
+        assert!(addrs.iter().all(IpAddr::is_loopback), "{addrs:?}");
+    }
+
+    #[tokio::test]
+    async fn what_dns_does_not_know_the_os_may_and_the_run_says_so() {
+        let server = nxdomain_server();
+        let timeout = Duration::from_secs(2);
+        // The OS stand-in knows `mgmt01` (as LLMNR or a hosts file would); DNS does not.
+        let os: OsLookup = |name, _| {
+            let known = name == "mgmt01";
+            Box::pin(async move { known.then(|| vec![IpAddr::from([127, 0, 0, 7])]) })
+        };
+        let dns = Dns {
+            os,
+            ..Dns::new(Some(server), timeout)
+        };
+        let (r, note) = dns.resolve_like_os("mgmt01").await;
+        assert_eq!(
+            r,
+            Err(DnsFailure::NxDomain),
+            "--dns-server alone: no fallback"
+        );
+        assert_eq!(note, None);
+
+        let dns = dns.with_os_fallback(true);
+        let (r, note) = dns.resolve_like_os("mgmt01").await;
+        assert_eq!(r, Ok(vec![IpAddr::from([127, 0, 0, 7])]));
+        let note = note.expect("a note");
+        assert!(
+            note.starts_with("mgmt01: not in DNS (NXDOMAIN), but this machine's resolver"),
+            "{note}"
+        );
+        // Unknown to both: DNS's own failure stands.
+        let (r, note) = dns.resolve_like_os("nowhere").await;
+        assert_eq!((r, note), (Err(DnsFailure::NxDomain), None));
+    }
 }
