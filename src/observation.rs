@@ -94,8 +94,13 @@ impl ConnectFailure {
 /// A TLS handshake that did not complete, by cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsFailure {
-    /// The server sent a TLS alert.
-    Alert { description: String },
+    /// The server sent a TLS alert (during the handshake, or right after it, as TLS 1.3
+    /// servers do when they reject the client's certificate).
+    Alert {
+        description: String,
+        /// The server had asked for a client certificate (this tool never has one).
+        client_cert_requested: bool,
+    },
     /// The bytes that came back are not TLS; `seen` holds the first of them (raw).
     NotTls { seen: Vec<u8> },
     /// The peer closed the connection during the handshake.
@@ -190,6 +195,8 @@ pub struct CertInfo {
 pub struct TlsFacts {
     pub version: String,
     pub cipher: String,
+    /// The server asked for a client certificate (`CertificateRequest`); none was sent.
+    pub client_cert_requested: bool,
     pub chain: Vec<CertInfo>,
     pub public: Trust,
     pub os: Trust,

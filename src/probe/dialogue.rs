@@ -135,10 +135,7 @@ where
                         // The peer went away; the machine learns it at its next read.
                         script.eof();
                         if Script::poll(script) != Action::Done {
-                            out.end = Some(ProtocolEnd::Io {
-                                step,
-                                detail: e.to_string(),
-                            });
+                            out.end = Some(ended_by(&e, step));
                             return out;
                         }
                         break;
@@ -162,10 +159,7 @@ where
                     Ok(Ok(n)) => script.receive(&buf[..n]),
                     Ok(Err(e)) if is_closed(&e) => script.eof(),
                     Ok(Err(e)) => {
-                        out.end = Some(ProtocolEnd::Io {
-                            step,
-                            detail: e.to_string(),
-                        });
+                        out.end = Some(ended_by(&e, step));
                         return out;
                     }
                     Err(to) => {
@@ -258,4 +252,16 @@ async fn shutdown<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>) -> io::
         Conn::Plain(s) => s.shutdown().await,
         Conn::Tls(s) => s.shutdown().await,
     }
+}
+
+/// How a socket error ends a dialogue: a TLS alert (a server rejecting the client right after
+/// the handshake) is a TLS failure, anything else an I/O one.
+fn ended_by(e: &std::io::Error, step: &'static str) -> ProtocolEnd {
+    crate::probe::tls::alert_after_handshake(e, false).map_or_else(
+        || ProtocolEnd::Io {
+            step,
+            detail: e.to_string(),
+        },
+        ProtocolEnd::Tls,
+    )
 }

@@ -19,40 +19,54 @@ const MAX_LINE: usize = 1024;
 const LISTEN: Duration = Duration::from_millis(e2e::NONCE_WAIT_MS + 500);
 
 /// On a TLS-only port (847x): with a token, send the nonce; then read one line for a
-/// statement. A MailStore service says nothing and the wait ends.
-pub async fn listen<S, C>(stream: &mut S, ctx: &ProbeContext<C>, nonce: &str) -> Option<E2eSeen>
+/// statement. A MailStore service says nothing and the wait ends. A TLS alert read in the
+/// meantime (a TLS 1.3 server rejecting the client after the handshake) is returned as the
+/// read error it is.
+pub async fn listen<S, C>(
+    stream: &mut S,
+    ctx: &ProbeContext<C>,
+    nonce: &str,
+) -> (Option<E2eSeen>, Option<std::io::Error>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: Connector,
 {
     let sent = if ctx.token.is_some() {
-        stream
-            .write_all(e2e::nonce_line(nonce).as_bytes())
-            .await
-            .ok()?;
-        stream.flush().await.ok()?;
+        let line = e2e::nonce_line(nonce);
+        if let Err(e) = stream.write_all(line.as_bytes()).await {
+            return (None, Some(e));
+        }
+        if let Err(e) = stream.flush().await {
+            return (None, Some(e));
+        }
         Some(nonce.to_string())
     } else {
         None
     };
     let mut line = Vec::new();
     let mut buf = [0u8; 256];
+    let mut error = None;
     let wait = LISTEN.min(ctx.timeout);
     let read = async {
         while line.len() < MAX_LINE && !line.contains(&b'\n') {
             match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
                 Ok(n) => line.extend_from_slice(&buf[..n.min(MAX_LINE - line.len())]),
             }
         }
     };
     let _ = tokio::time::timeout(wait, read).await;
     let text = String::from_utf8_lossy(&line);
-    text.contains(e2e::MAGIC).then(|| E2eSeen {
+    let seen = text.contains(e2e::MAGIC).then(|| E2eSeen {
         statement: Statement::parse(&text),
         tail: None,
         nonce: sent,
-    })
+    });
+    (seen, error)
 }
 
 /// From an HTTPS answer's `X-MSSP-Check-E2E` header.

@@ -170,7 +170,12 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         ProbeKind::Tcp => None,
         ProbeKind::Tls => {
             if let Conn::Tls(mut s) = conn {
-                obs.e2e = e2e::listen(&mut s, ctx, &nonce).await;
+                let (seen, error) = e2e::listen(&mut s, ctx, &nonce).await;
+                obs.e2e = seen;
+                let requested = obs.tls.as_ref().is_some_and(|t| t.client_cert_requested);
+                obs.protocol_end = error
+                    .and_then(|e| tls::alert_after_handshake(&e, requested))
+                    .map(ProtocolEnd::Tls);
             }
             None
         }
@@ -211,7 +216,15 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         if let Some(facts) = d.tls {
             obs.tls = Some(facts);
         }
-        if let Some(end) = d.end {
+        if let Some(mut end) = d.end {
+            // The dialogue cannot know whether the server had asked for a client certificate.
+            if let ProtocolEnd::Tls(TlsFailure::Alert {
+                client_cert_requested,
+                ..
+            }) = &mut end
+            {
+                *client_cert_requested = obs.tls.as_ref().is_some_and(|t| t.client_cert_requested);
+            }
             if let ProtocolEnd::TimedOut { overall: true, .. } = end {
                 obs.protocol_end = Some(end);
                 return finish(

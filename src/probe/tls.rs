@@ -3,6 +3,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -24,7 +25,7 @@ const TAP_BYTES: usize = 128;
 
 /// Roots and verifiers, built once per run.
 pub struct TlsContext {
-    connector: TlsConnector,
+    config: Arc<ClientConfig>,
     public: Arc<WebPkiServerVerifier>,
     os: Arc<dyn ServerCertVerifier>,
     /// Problems met while loading trust stores, for the report.
@@ -81,7 +82,7 @@ impl TlsContext {
             }))
             .with_no_client_auth();
         Ok(Self {
-            connector: TlsConnector::from(Arc::new(config)),
+            config: Arc::new(config),
             public,
             os,
             notes,
@@ -102,17 +103,22 @@ impl TlsContext {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let tap = Tap::new(stream);
-        let mut stream = match self
-            .connector
-            .connect(name.clone(), tap)
-            .into_fallible()
-            .await
-        {
+        // A configuration per handshake, to learn whether this server asks for a client
+        // certificate (cheap: the configuration is mostly shared `Arc`s).
+        let asked = Arc::new(AtomicBool::new(false));
+        let mut config = (*self.config).clone();
+        config.client_auth_cert_resolver = Arc::new(NoClientCert(Arc::clone(&asked)));
+        let connector = TlsConnector::from(Arc::new(config));
+        let mut stream = match connector.connect(name.clone(), tap).into_fallible().await {
             Ok(s) => s,
-            Err((e, tap)) => return Err(classify_handshake_error(&e, Some(tap.seen()))),
+            Err((e, tap)) => {
+                let requested = asked.load(Ordering::Relaxed);
+                return Err(classify_handshake_error(&e, Some(tap.seen()), requested));
+            }
         };
         stream.get_mut().0.stop_recording();
-        let facts = self.facts(stream.get_ref().1, name);
+        let mut facts = self.facts(stream.get_ref().1, name);
+        facts.client_cert_requested = asked.load(Ordering::Relaxed);
         Ok((stream, facts))
     }
 
@@ -146,6 +152,7 @@ impl TlsContext {
         TlsFacts {
             version,
             cipher,
+            client_cert_requested: false,
             chain: certs.iter().map(|c| cert_info(c)).collect(),
             public,
             os,
@@ -367,16 +374,62 @@ impl ServerCertVerifier for TrustNothing {
     }
 }
 
-fn classify_handshake_error(e: &io::Error, seen: Option<&[u8]>) -> TlsFailure {
+/// Never presents a client certificate, but notes that the server asked for one.
+#[derive(Debug)]
+struct NoClientCert(Arc<AtomicBool>);
+
+impl rustls::client::ResolvesClientCert for NoClientCert {
+    fn resolve(
+        &self,
+        _acceptable_issuers: &[&[u8]],
+        _schemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.store(true, Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
+}
+
+/// A TLS alert inside an I/O error after the handshake: a TLS 1.3 server that wants a client
+/// certificate says so only once the client has finished.
+#[must_use]
+pub fn alert_after_handshake(e: &io::Error, client_cert_requested: bool) -> Option<TlsFailure> {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::AlertReceived(a)) => Some(TlsFailure::Alert {
+            description: format!("{a:?}"),
+            client_cert_requested,
+        }),
+        _ => None,
+    }
+}
+
+fn classify_handshake_error(e: &io::Error, seen: Option<&[u8]>, requested: bool) -> TlsFailure {
+    let seen = seen.unwrap_or_default();
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         return match tls {
             rustls::Error::AlertReceived(a) => TlsFailure::Alert {
                 description: format!("{a:?}"),
+                client_cert_requested: requested,
             },
+            // TLS records (handshake type 22, version 3.x) that we could not take: say why,
+            // and do not call it "not TLS".
+            rustls::Error::InvalidMessage(m) if seen.starts_with(&[0x16, 0x03]) => {
+                TlsFailure::Other {
+                    detail: match m {
+                        rustls::InvalidMessage::CertificatePayloadTooLarge
+                        | rustls::InvalidMessage::HandshakePayloadTooLarge
+                        | rustls::InvalidMessage::MessageTooLarge => "the server's TLS handshake is larger than 64 KiB, the most this client (like most TLS clients) accepts: a very long certificate chain?".into(),
+                        other => format!("the server's TLS handshake is malformed ({other:?})"),
+                    },
+                }
+            }
             rustls::Error::InvalidMessage(_)
             | rustls::Error::InappropriateMessage { .. }
             | rustls::Error::InappropriateHandshakeMessage { .. } => TlsFailure::NotTls {
-                seen: seen.unwrap_or_default().to_vec(),
+                seen: seen.to_vec(),
             },
             other => TlsFailure::Other {
                 detail: other.to_string(),

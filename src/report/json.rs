@@ -100,6 +100,7 @@ struct JsonTls<'a> {
     trusted_os: bool,
     public_reason: Option<&'a str>,
     os_reason: Option<&'a str>,
+    client_cert_requested: bool,
     chain: &'a [CertInfo],
 }
 
@@ -153,6 +154,7 @@ fn result(row: &Row) -> JsonResult<'_> {
             trusted_os: t.os.is_trusted(),
             public_reason: reason_of(&t.public),
             os_reason: reason_of(&t.os),
+            client_cert_requested: t.client_cert_requested,
             chain: &t.chain,
         }),
         greeting: o.dialogue.as_ref().and_then(|d| d.greeting.as_deref()),

@@ -151,7 +151,13 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         ),
         Outcome::Dns(f) => dns(f, &hop),
         Outcome::Connect(f) => connect(f, &hop),
-        Outcome::Tls(f) => tls_failure(f, &hop),
+        Outcome::Tls(f) => {
+            let t = tls_failure(f, &hop);
+            if t.0 == Verdict::Ok {
+                findings.push(Finding::warning("client-cert-required", t.1.clone()));
+            }
+            t
+        }
         Outcome::Deadline { phase } => (
             Verdict::NoService,
             format!(
@@ -204,6 +210,9 @@ fn warning_hint(kind: &str, source: crate::config::Role, hop: &Hop) -> Option<St
         "starttls-missing" => format!(
             "enable STARTTLS on {hp}, or archive over the implicit-TLS port (993 / 995 / 636) instead"
         ),
+        "client-cert-required" => format!(
+            "nothing to do if {hp} is MailStore's own service (its peers present their certificates); otherwise check which service asks for client certificates there"
+        ),
         "starttls-hidden" => format!(
             "ask {}'s admin whether STARTTLS is hidden on purpose; if not, a middlebox edits the session: run the check from another network to find it",
             hop.host
@@ -236,6 +245,10 @@ pub(crate) struct Hop {
     port: u16,
     target_title: &'static str,
     timeout_text: String,
+    /// The target was given as an address, so no server name (SNI) was sent.
+    by_address: bool,
+    /// An internal port (847x), where MailStore's own peers talk to each other.
+    internal: bool,
 }
 
 impl Hop {
@@ -250,6 +263,11 @@ impl Hop {
             port: obs.port,
             target_title: obs.path.target.title(),
             timeout_text: format!(" within {}", crate::sanitize::duration(origin.timeout)),
+            by_address: obs
+                .host
+                .as_ref()
+                .is_some_and(|h| matches!(h.host, crate::config::Host::Ip(_))),
+            internal: obs.path.cert == CertPolicy::Internal,
         }
     }
     fn host_ip(&self) -> String {
@@ -336,11 +354,10 @@ fn connect(f: &ConnectFailure, hop: &Hop) -> Triple {
 pub(crate) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
     let hp = format!("{}:{}", hop.host, hop.port);
     match f {
-        TlsFailure::Alert { description } => (
-            Verdict::TlsFailed,
-            format!("the server ended the TLS handshake with alert {description}"),
-            Some(format!("check the TLS configuration of {hp} (versions, ciphers, client certificates)")),
-        ),
+        TlsFailure::Alert {
+            description,
+            client_cert_requested,
+        } => alert(description, *client_cert_requested, hop),
         TlsFailure::NotTls { seen } => {
             let what = crate::sanitize::looks_like(seen)
                 .map(|k| format!(" (looks like {k})"))
@@ -372,6 +389,61 @@ pub(crate) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
             Some(format!("check the TLS configuration of {hp}")),
         ),
     }
+}
+
+/// A TLS alert from the server, in an admin's words: what it most likely means and the fix.
+fn alert(description: &str, client_cert_requested: bool, hop: &Hop) -> Triple {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    let plain = format!("the server ended the TLS handshake with alert {description}");
+    let rejects_client = matches!(
+        description,
+        "CertificateRequired"
+            | "HandshakeFailure"
+            | "BadCertificate"
+            | "AccessDenied"
+            | "UnknownCA"
+    );
+    if client_cert_requested && rejects_client {
+        let reason = format!(
+            "the server requires a client certificate (it asked for one; this tool has none) — alert {description}"
+        );
+        // MailStore's own peers may present certificates to each other: the path is open.
+        if hop.internal {
+            return (
+                Verdict::Ok,
+                format!("{reason}; the TLS handshake reached the service"),
+                Some(format!("nothing to do if {hp} is MailStore's service; otherwise check which service asks for client certificates there")),
+            );
+        }
+        return (
+            Verdict::TlsFailed,
+            reason,
+            Some(format!("{hp} accepts only clients with a certificate: MailStore does not present one, so allow it without (or check that this is the right server)")),
+        );
+    }
+    let (reason, hint) = match description {
+        "ProtocolVersion" => (
+            "the server supports neither TLS 1.2 nor TLS 1.3 (only TLS 1.0/1.1 or SSL, deprecated by RFC 8996)".to_string(),
+            format!("enable TLS 1.2 or 1.3 on {hp}; current Windows versions turn TLS 1.0/1.1 off too"),
+        ),
+        "HandshakeFailure" | "InsufficientSecurity" => (
+            format!("{plain}: no cipher suite in common — the server likely offers only RSA key exchange, DHE or CBC suites"),
+            format!("enable ECDHE with AES-GCM (TLS 1.2) or TLS 1.3 on {hp}"),
+        ),
+        "UnrecognisedName" if hop.by_address => (
+            format!("{plain}: the server needs a host name (SNI), and an address sends none"),
+            format!("give the server's DNS name instead of {}", hop.host),
+        ),
+        "UnrecognisedName" => (
+            format!("{plain}: the server has no certificate for the name {}", hop.host),
+            format!("use the name {hp} is configured for, or add {} to its certificate and configuration", hop.host),
+        ),
+        _ => (
+            plain,
+            format!("check the TLS configuration of {hp} (versions, ciphers, client certificates)"),
+        ),
+    };
+    (Verdict::TlsFailed, reason, Some(hint))
 }
 
 /// A probe that ran to its end: the certificate first, then the protocol.

@@ -14,7 +14,7 @@ use crate::sanitize::printable;
 /// Findings that do not change the verdict are pushed.
 pub(super) fn judge(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) -> Option<Triple> {
     if let Some(end) = &obs.protocol_end {
-        if let Some(t) = ended(end, obs, hop) {
+        if let Some(t) = ended(end, obs, hop, findings) {
             return Some(t);
         }
     }
@@ -78,7 +78,12 @@ pub(super) fn summary(obs: &Observation) -> Option<String> {
     }
 }
 
-fn ended(end: &ProtocolEnd, obs: &Observation, hop: &Hop) -> Option<Triple> {
+fn ended(
+    end: &ProtocolEnd,
+    obs: &Observation,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Option<Triple> {
     let hp = format!("{}:{}", hop.host, hop.port);
     Some(match end {
         // The work was done; a server that does not answer LOGOUT / QUIT in time is not a
@@ -93,6 +98,20 @@ fn ended(end: &ProtocolEnd, obs: &Observation, hop: &Hop) -> Option<Triple> {
                 proto_name(obs)
             )),
         ),
+        // It greeted: something speaks the protocol, and then stops.
+        ProtocolEnd::TimedOut { step, .. }
+            if obs.dialogue.as_ref().is_some_and(|d| d.greeting.is_some()) =>
+        {
+            (
+                Verdict::ProtocolError,
+                format!(
+                    "the {} server greeted, then stalled at {step}{}",
+                    proto_name(obs),
+                    hop.timeout_text
+                ),
+                Some(format!("the service on {hp}, or a proxy in between, stops answering mid-dialogue: check its log")),
+            )
+        }
         ProtocolEnd::TimedOut { step, .. } => (
             Verdict::NoService,
             format!("the {} dialogue stalled at {step}{}", proto_name(obs), hop.timeout_text),
@@ -105,7 +124,20 @@ fn ended(end: &ProtocolEnd, obs: &Observation, hop: &Hop) -> Option<Triple> {
         ),
         ProtocolEnd::Tls(f) => {
             let (v, reason, hint) = super::tls_failure(f, hop);
-            (v, format!("after STARTTLS: {reason}"), hint)
+            let starttls = obs.path.probe.is_starttls();
+            if v == Verdict::Ok {
+                // A client certificate asked for on an internal port: open, with a warning.
+                findings.push(Finding::warning("client-cert-required", reason));
+                return None;
+            }
+            let hint = match f {
+                crate::observation::TlsFailure::NotTls { .. } if starttls => Some(format!(
+                    "the server agreed to STARTTLS, then answered in plain text: its TLS setup is broken (see its answer), or a middlebox in between interferes — check {hp}'s TLS configuration and log"
+                )),
+                _ => hint,
+            };
+            let when = if starttls { "after STARTTLS" } else { "after the TLS handshake" };
+            (v, format!("{when}: {reason}"), hint)
         }
     })
 }

@@ -11,6 +11,7 @@ mod profiles;
 mod protocols;
 mod responder;
 mod servers;
+mod tls_edges;
 
 use mssp_check::report::Report;
 use tokio_util::sync::CancellationToken;

@@ -1,0 +1,172 @@
+//! TLS failures in an admin's words: client certificates, legacy-only servers, SNI, an
+//! oversized certificate chain. Real rustls servers where rustls can play the part; canned
+//! alert records where it cannot (TLS 1.0-only servers).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::RootCertStore;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+use crate::fixtures::{self, Ca, Identity};
+use crate::{check, row};
+
+fn verdict(r: &mssp_check::report::Report, path: &str) -> &'static str {
+    row(r, path).judgement.verdict.label()
+}
+
+fn reason(r: &mssp_check::report::Report, path: &str) -> String {
+    row(r, path).judgement.reason.clone()
+}
+
+/// `--role ih --mgmt <closed> --ews ADDR`: the EWS path (443, an external server).
+async fn ews(addr: &str) -> mssp_check::report::Report {
+    let mgmt = fixtures::closed_port("127.0.0.1").to_string();
+    check(&[
+        "--role",
+        "ih",
+        "--mgmt",
+        &mgmt,
+        "--ews",
+        addr,
+        "--timeout",
+        "2s",
+    ])
+    .await
+}
+
+/// A TLS server that demands a client certificate from `client_ca` and holds the session.
+async fn mtls_server(id: Identity, tls12_only: bool) -> SocketAddr {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client_ca = Ca::new("Client CA", "Test");
+    let mut roots = RootCertStore::empty();
+    roots.add(client_ca.der.clone()).expect("root");
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .expect("client verifier");
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+        &[&rustls::version::TLS12]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(id.chain, id.key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    let mut buf = [0u8; 256];
+                    while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_server_that_demands_a_client_certificate_is_named_as_such() {
+    for tls12_only in [false, true] {
+        let srv = mtls_server(fixtures::self_signed(&["mail01"]), tls12_only).await;
+        let r = ews(&srv.to_string()).await;
+        let path = "multi-443-ih-any";
+        assert_eq!(
+            verdict(&r, path),
+            "tls-failed",
+            "TLS 1.2 only: {tls12_only}"
+        );
+        assert!(
+            reason(&r, path).contains("requires a client certificate"),
+            "{tls12_only}: {}",
+            reason(&r, path)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_internal_port_that_asks_for_a_client_certificate_is_open_with_a_warning() {
+    // TLS 1.3: the handshake completes, the rejection comes as the first read (the old
+    // handshake-only probe called this a plain ok).
+    for tls12_only in [false, true] {
+        let srv = mtls_server(fixtures::self_signed(&["mgmt01"]), tls12_only).await;
+        let target = srv.to_string();
+        let r = check(&["--role", "ih", "--mgmt", &target, "--timeout", "2s"]).await;
+        let path = "multi-8471-ih-mgmt";
+        assert_eq!(
+            verdict(&r, path),
+            "ok",
+            "{tls12_only}: {:?}",
+            row(&r, path).judgement
+        );
+        let j = &row(&r, path).judgement;
+        assert_eq!(format!("{:?}", j.severity), "Warn", "{tls12_only}");
+        assert!(
+            j.findings.iter().any(|f| f.kind == "client-cert-required"),
+            "{tls12_only}: {:?}",
+            j.findings
+        );
+    }
+}
+
+#[tokio::test]
+async fn tls_alerts_say_what_they_mean() {
+    // What a TLS 1.0-only server, a server without a common cipher suite and a server that
+    // needs SNI answer to a TLS 1.2/1.3 ClientHello (fatal alerts 70, 40, 112).
+    for (alert, words) in [
+        (
+            b"\x15\x03\x03\x00\x02\x02\x46",
+            "neither TLS 1.2 nor TLS 1.3",
+        ),
+        (b"\x15\x03\x03\x00\x02\x02\x28", "no cipher suite in common"),
+        (b"\x15\x03\x03\x00\x02\x02\x70", "needs a host name (SNI)"),
+    ] {
+        let srv = fixtures::canned_server("127.0.0.1:0", alert).await;
+        let r = ews(&srv.to_string()).await;
+        let path = "multi-443-ih-any";
+        assert_eq!(verdict(&r, path), "tls-failed", "{words}");
+        assert!(
+            reason(&r, path).contains(words),
+            "{words}: {}",
+            reason(&r, path)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_certificate_chain_is_not_called_another_protocol() {
+    // A chain of 80 KiB and more: a leaf and three certificates stuffed with names.
+    let mut id = fixtures::self_signed(&["mail01"]);
+    for n in 0..3 {
+        let names: Vec<String> = (0..1200)
+            .map(|i| format!("h{n}-{i:05}.example.test"))
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        id.chain.extend(fixtures::self_signed(&refs).chain);
+    }
+    let size: usize = id.chain.iter().map(|c| c.len()).sum();
+    assert!(size > 80 * 1024, "{size}");
+    let srv = fixtures::tls_server("127.0.0.1:0", id, fixtures::Serve::Hold).await;
+    let r = ews(&srv.to_string()).await;
+    let path = "multi-443-ih-any";
+    assert_eq!(
+        verdict(&r, path),
+        "tls-failed",
+        "{:?}",
+        row(&r, path).judgement
+    );
+    assert!(
+        reason(&r, path).contains("larger than 64 KiB"),
+        "{}",
+        reason(&r, path)
+    );
+}
