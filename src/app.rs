@@ -163,9 +163,14 @@ async fn proxied(
         return (Vec::new(), None);
     }
     let note = format!(
-        "proxy {} (from {}): my.mailstore.com is checked directly and through it",
+        "proxy {} (from {}): my.mailstore.com is checked directly and through it{}",
         proxy.url(),
-        proxy.source
+        proxy.source,
+        if proxy.had_credentials {
+            " (the credentials in the setting are not sent)"
+        } else {
+            ""
+        }
     );
     let addrs = match &proxy.host.host {
         Host::Ip(ip) => Ok(vec![*ip]),

@@ -63,6 +63,21 @@ pub enum ConnectFailure {
     Other { detail: String },
 }
 
+impl Observation {
+    /// The target as written, with ` via PROXY` when the probe went through a proxy.
+    #[must_use]
+    pub fn host_label(&self) -> String {
+        let host = self
+            .host
+            .as_ref()
+            .map_or_else(|| "—".to_string(), crate::config::HostSpec::display_host);
+        match &self.via_proxy {
+            Some(p) => format!("{host} via {p}"),
+            None => host,
+        }
+    }
+}
+
 impl DnsFailure {
     /// A few words, as in `dig`: `NXDOMAIN`, `no A/AAAA record`, `SERVFAIL`, `timeout`.
     #[must_use]

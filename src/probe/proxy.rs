@@ -20,6 +20,8 @@ pub struct ProxySetting {
     pub host: HostSpec,
     /// `HTTPS_PROXY`, `--proxy`, `WinHTTP`, `WinINet`.
     pub source: &'static str,
+    /// The setting carried `user:password@`: dropped, never sent and never shown.
+    pub had_credentials: bool,
 }
 
 impl ProxySetting {
@@ -30,30 +32,40 @@ impl ProxySetting {
     }
 }
 
-/// Parses a proxy URL or `host:port` (scheme http only; port default 8080).
+/// Parses a proxy URL or `host:port` (scheme http only; port default 8080). Credentials
+/// (`http://user:password@proxy:3128`) are dropped: never sent, never shown, not even in an
+/// error.
 ///
 /// # Errors
-/// A message naming the input.
+/// A message naming the input (with any credentials masked).
 pub fn parse(text: &str, source: &'static str) -> Result<ProxySetting, String> {
     let t = text.trim();
-    let rest = match t.split_once("://") {
-        Some(("http" | "HTTP", rest)) => rest,
-        Some((scheme, _)) => {
-            return Err(format!(
-                "'{text}': proxy scheme '{scheme}' is not supported; expected http://HOST:PORT"
-            ))
-        }
-        None => t,
+    let (scheme, rest) = match t.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, t),
     };
     let rest = rest.trim_end_matches('/');
-    if rest.contains('@') {
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    let shown = format!(
+        "{}{}{hostport}",
+        scheme.map(|s| format!("{s}://")).unwrap_or_default(),
+        if userinfo.is_some() { "***@" } else { "" }
+    );
+    if let Some(s) = scheme.filter(|s| !s.eq_ignore_ascii_case("http")) {
         return Err(format!(
-            "'{text}': proxy credentials are not supported (mssp-check never sends credentials)"
+            "'{shown}': proxy scheme '{s}' is not supported; expected http://HOST:PORT"
         ));
     }
-    let mut host = HostSpec::parse(rest).map_err(|e| format!("proxy {e}"))?;
+    let mut host = HostSpec::parse(hostport).map_err(|e| format!("proxy '{shown}': {e}"))?;
     host.port = Some(host.port.unwrap_or(8080));
-    Ok(ProxySetting { host, source })
+    Ok(ProxySetting {
+        host,
+        source,
+        had_credentials: userinfo.is_some(),
+    })
 }
 
 /// The proxy for `target`: `--proxy` wins, `--no-proxy` disables, else the environment
@@ -160,6 +172,23 @@ async fn read_head(s: &mut TcpStream) -> io::Result<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
+        // The first line is in: something that is not an HTTP proxy (an SSH banner, TLS
+        // bytes) would never end a head; say what it is now.
+        if head.ends_with(b"\n") && !head.starts_with(b"HTTP/") {
+            let line = String::from_utf8_lossy(&head);
+            return Err(io::Error::other(ProxyRefused {
+                status: 0,
+                line: crate::sanitize::printable(line.trim_end(), 80),
+            }));
+        }
+        // ... and one without a line end at all (binary, TLS).
+        if head.len() >= 64 && !head.starts_with(b"HTTP/") && !head.contains(&b'\n') {
+            let line = String::from_utf8_lossy(&head);
+            return Err(io::Error::other(ProxyRefused {
+                status: 0,
+                line: crate::sanitize::printable(&line, 80),
+            }));
+        }
         if head.len() >= MAX_CONNECT_HEAD {
             return Err(io::Error::other(
                 "the proxy's answer to CONNECT is too long",
@@ -266,9 +295,14 @@ mod tests {
         assert!(parse("socks5://p:1080", "x")
             .expect_err("socks")
             .contains("not supported"));
-        assert!(parse("http://u:pw@p:1", "x")
-            .expect_err("creds")
-            .contains("credentials"));
+        // Credentials are dropped and never shown, not even in an error.
+        let p = parse("http://user:s3cret@proxy.corp:3128", "HTTPS_PROXY").expect("creds");
+        assert!(p.had_credentials);
+        assert_eq!(p.url(), "http://proxy.corp:3128");
+        let e = parse("http://user:s3cret@proxy.corp:99999", "x").expect_err("port");
+        assert!(!e.contains("s3cret") && e.contains("***@"), "{e}");
+        let e = parse("socks5://user:s3cret@p:1080", "x").expect_err("socks");
+        assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]

@@ -31,11 +31,7 @@ fn secs(ms: u128) -> String {
 
 fn case(row: &Row, strict: bool) -> String {
     let p = &row.obs.path;
-    let host = row
-        .obs
-        .host
-        .as_ref()
-        .map_or_else(|| "-".to_string(), crate::config::HostSpec::display_host);
+    let host = row.obs.host_label();
     let j = &row.judgement;
     let mut body = String::new();
     let mut detail = format!("{}\n", j.reason);

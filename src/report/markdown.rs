@@ -38,8 +38,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for r in &report.rows {
         let p = &r.obs.path;
         let target = match (&r.obs.host, r.obs.address) {
-            (Some(h), Some(a)) => format!("{} ({})", h.display_host(), a.ip()),
-            (Some(h), None) => h.display_host(),
+            (Some(_), Some(a)) => format!("{} ({})", r.obs.host_label(), a.ip()),
+            (Some(_), None) => r.obs.host_label(),
             (None, _) => "—".into(),
         };
         let verdict = match r.judgement.severity {
@@ -63,11 +63,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !problems.is_empty() {
         writeln!(out, "\n#### {title}\n")?;
         for r in problems {
-            let host = r
-                .obs
-                .host
-                .as_ref()
-                .map_or_else(|| "—".to_string(), crate::config::HostSpec::display_host);
+            let host = r.obs.host_label();
             writeln!(
                 out,
                 "- **{} → {}:{} {}** — {}",

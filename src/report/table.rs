@@ -185,11 +185,7 @@ fn problem(r: &Row, color: bool, out: &mut dyn Write) -> io::Result<()> {
     };
     let (on, off) = if color { (paint, "\x1b[0m") } else { ("", "") };
     let p = &r.obs.path;
-    let host = r
-        .obs
-        .host
-        .as_ref()
-        .map_or_else(|| "—".to_string(), crate::config::HostSpec::display_host);
+    let host = r.obs.host_label();
     writeln!(
         out,
         " {on}{mark}{off} {} → {}:{}  {on}{}{off}{}",

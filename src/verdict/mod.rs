@@ -149,6 +149,8 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
             "cancelled before it finished (Ctrl-C)".to_string(),
             None,
         ),
+        Outcome::Dns(f) if hop.proxy.is_some() => proxy_dns(f, &hop),
+        Outcome::Connect(f) if hop.proxy.is_some() => proxy_connect(f, &hop),
         Outcome::Dns(f) => dns(f, &hop),
         Outcome::Connect(f) => connect(f, &hop),
         Outcome::Tls(f) => {
@@ -249,6 +251,8 @@ pub(crate) struct Hop {
     by_address: bool,
     /// An internal port (847x), where MailStore's own peers talk to each other.
     internal: bool,
+    /// The HTTP proxy this probe went through (`http://proxy:3128`).
+    proxy: Option<String>,
 }
 
 impl Hop {
@@ -268,6 +272,7 @@ impl Hop {
                 .as_ref()
                 .is_some_and(|h| matches!(h.host, crate::config::Host::Ip(_))),
             internal: obs.path.cert == CertPolicy::Internal,
+            proxy: obs.via_proxy.clone(),
         }
     }
     fn host_ip(&self) -> String {
@@ -306,6 +311,70 @@ fn dns(f: &DnsFailure, hop: &Hop) -> Triple {
         ),
     };
     (Verdict::Dns, reason, Some(hint))
+}
+
+/// The proxy's own name did not resolve.
+fn proxy_dns(f: &DnsFailure, hop: &Hop) -> Triple {
+    let proxy = hop.proxy.as_deref().unwrap_or("the proxy");
+    (
+        Verdict::Dns,
+        format!("the proxy's name in {proxy} does not resolve ({})", f.short()),
+        Some(format!(
+            "check the proxy setting of {} (HTTPS_PROXY, `netsh winhttp show proxy`, Internet Options): is the name right, and known to this machine's DNS?",
+            hop.from
+        )),
+    )
+}
+
+/// A probe through an HTTP proxy that did not get a tunnel: the proxy is the hop.
+fn proxy_connect(f: &ConnectFailure, hop: &Hop) -> Triple {
+    let proxy = hop.proxy.as_deref().unwrap_or("the proxy");
+    let target = format!("{}:{}", hop.host, hop.port);
+    let setting =
+        "check the proxy setting (HTTPS_PROXY, `netsh winhttp show proxy`, Internet Options)";
+    match f {
+        ConnectFailure::Refused => (
+            Verdict::Refused,
+            format!("the proxy {proxy} refused the connection (TCP reset): nothing listens there"),
+            Some(format!("{setting}: is {proxy} the right address and port, and is the proxy running?")),
+        ),
+        ConnectFailure::TimedOut => (
+            Verdict::Filtered,
+            format!("no answer from the proxy {proxy}{} (to TCP, or to CONNECT {target})", hop.timeout_text),
+            Some(format!("check that {} reaches {proxy} and that the proxy answers CONNECT; {setting}", hop.from)),
+        ),
+        ConnectFailure::Unreachable { detail } => (
+            Verdict::Unreachable,
+            format!("the proxy {proxy}: {detail}"),
+            Some(format!("a router or firewall between {} and the proxy {proxy} says unreachable", hop.from)),
+        ),
+        ConnectFailure::ProxyRefused { line } if line.split_whitespace().nth(1) == Some("407") => (
+            Verdict::Refused,
+            format!("the proxy {proxy} requires authentication (\"{}\")", printable(line, 60)),
+            Some(format!(
+                "give MailStore the proxy's credentials, or let {} through {proxy} without them (mssp-check never sends credentials)",
+                hop.from
+            )),
+        ),
+        ConnectFailure::ProxyRefused { line } if !line.starts_with("HTTP/") => (
+            Verdict::ProtocolError,
+            format!("{proxy} answered \"{}\" to CONNECT: not an HTTP proxy", printable(line, 60)),
+            Some(format!("{setting}: something other than an HTTP proxy listens on {proxy}")),
+        ),
+        ConnectFailure::ProxyRefused { line } => (
+            Verdict::Refused,
+            format!("the proxy {proxy} answered \"{}\" to CONNECT {target}", printable(line, 60)),
+            Some(format!(
+                "the HTTP proxy does not let {} through to {target}: allow CONNECT to it on the proxy (and exclude it from TLS inspection)",
+                hop.from
+            )),
+        ),
+        ConnectFailure::Other { detail } => (
+            Verdict::Unreachable,
+            format!("the proxy {proxy}: {}", printable(detail, 120)),
+            Some(setting.to_string()),
+        ),
+    }
 }
 
 fn connect(f: &ConnectFailure, hop: &Hop) -> Triple {

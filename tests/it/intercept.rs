@@ -308,3 +308,57 @@ async fn signatures_from_a_file_add_to_the_built_in_ones() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ours.toml:2:"), "{err}");
 }
+
+#[tokio::test]
+async fn a_proxy_that_fails_is_named_as_the_hop() {
+    let ms = fixtures::tls_server(
+        "127.0.0.1:0",
+        fixtures::self_signed(&["ms.test"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
+    let target = ms.to_string();
+    let auth = fixtures::canned_server(
+        "127.0.0.1:0",
+        b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM\r\n\r\n",
+    )
+    .await;
+    let ssh = fixtures::canned_server("127.0.0.1:0", b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n").await;
+    let closed = fixtures::closed_port("127.0.0.1");
+    let silent = fixtures::silent_server("127.0.0.1:0").await;
+    for (proxy, verdict, words) in [
+        (auth, "refused", "requires authentication"),
+        (ssh, "protocol-error", "not an HTTP proxy"),
+        (closed, "refused", "refused the connection"),
+        (silent, "filtered", "no answer from the proxy"),
+    ] {
+        // Credentials in the setting are accepted, never sent and never shown.
+        let url = format!("http://admin:s3cret@{proxy}");
+        let r = check(&[
+            "--role",
+            "server",
+            "--mailstore-host",
+            &target,
+            "--timeout",
+            "1s",
+            "--proxy",
+            &url,
+        ])
+        .await;
+        let tunnelled = r
+            .rows
+            .iter()
+            .find(|row| row.obs.via_proxy.is_some())
+            .expect("via proxy");
+        let j = &tunnelled.judgement;
+        assert_eq!(j.verdict.label(), verdict, "{words}: {j:?}");
+        assert!(j.reason.contains(words), "{words}: {}", j.reason);
+        assert!(
+            j.reason.contains(&proxy.to_string()),
+            "the proxy is the hop: {}",
+            j.reason
+        );
+        let everything = format!("{j:?} {:?}", r.meta.notes);
+        assert!(!everything.contains("s3cret"), "{everything}");
+    }
+}
