@@ -52,7 +52,16 @@ pub struct Statement {
     pub nonce: Option<String>,
     /// HMAC-SHA256 (hex) over [`Statement::canonical`], keyed with the shared token.
     pub mac: Option<String>,
+    /// The TLS session's exported keying material ([`EKM_LABEL`], RFC 5705 / RFC 8446 §7.5),
+    /// 32 bytes as hex: equal on both ends only when they share one TLS session, so a
+    /// middlebox that re-terminates TLS with the server's own certificate and key shows too.
+    pub tls_ekm: Option<String>,
 }
+
+/// The exporter label of [`Statement::tls_ekm`].
+pub const EKM_LABEL: &[u8] = b"EXPORTER-mssp-check-e2e";
+/// Bytes of exported keying material.
+pub const EKM_LEN: usize = 32;
 
 impl Statement {
     /// The statement for a certificate and a peer, without the optional fields.
@@ -64,6 +73,7 @@ impl Statement {
             text_sha256: None,
             nonce: None,
             mac: None,
+            tls_ekm: None,
         }
     }
 
@@ -78,6 +88,7 @@ impl Statement {
         for (key, value) in [
             ("text-sha256", &self.text_sha256),
             ("nonce", &self.nonce),
+            ("tls-ekm", &self.tls_ekm),
             ("mac", &self.mac),
         ] {
             if let Some(v) = value {
@@ -131,15 +142,16 @@ impl Statement {
     }
 
     /// The bytes the MAC covers:
-    /// `cert-sha256=<hex>;peer=<ip:port>;text-sha256=<hex>|-;nonce=<hex>|-`.
+    /// `cert-sha256=<hex>;peer=<ip:port>;text-sha256=<hex>|-;nonce=<hex>|-;tls-ekm=<hex>|-`.
     #[must_use]
     pub fn canonical(&self) -> String {
         format!(
-            "cert-sha256={};peer={};text-sha256={};nonce={}",
+            "cert-sha256={};peer={};text-sha256={};nonce={};tls-ekm={}",
             self.cert_sha256,
             self.peer,
             self.text_sha256.as_deref().unwrap_or("-"),
             self.nonce.as_deref().unwrap_or("-"),
+            self.tls_ekm.as_deref().unwrap_or("-"),
         )
     }
 
@@ -273,6 +285,7 @@ struct Fields {
     text_sha256: Option<String>,
     nonce: Option<String>,
     mac: Option<String>,
+    tls_ekm: Option<String>,
 }
 
 impl Fields {
@@ -296,6 +309,7 @@ impl Fields {
             "text-sha256" => put(&mut self.text_sha256, key, hex_of(SHA256_HEX)?),
             "nonce" => put(&mut self.nonce, key, hex_of(NONCE_HEX)?),
             "mac" => put(&mut self.mac, key, hex_of(SHA256_HEX)?),
+            "tls-ekm" => put(&mut self.tls_ekm, key, hex_of(EKM_LEN * 2)?),
             "peer" => {
                 let peer = value.parse::<SocketAddr>().map_err(|_| {
                     format!(
@@ -317,6 +331,7 @@ impl Fields {
             text_sha256: self.text_sha256,
             nonce: self.nonce,
             mac: self.mac,
+            tls_ekm: self.tls_ekm,
         })
     }
 }
@@ -356,6 +371,7 @@ mod tests {
         Statement {
             text_sha256: Some(sha256_hex(b"mssp-check responder ready")),
             nonce: Some("00112233445566778899aabbccddeeff".into()),
+            tls_ekm: Some("ab".repeat(EKM_LEN)),
             ..Statement::new(CERT, "[2001:db8::7]:50312".parse().expect("addr"))
         }
     }
@@ -369,10 +385,11 @@ mod tests {
             assert_eq!(Statement::parse(&s.to_line()), Ok(s.clone()), "{s:?}");
         }
         let want = format!(
-            "MSSP-CHECK-E2E/1 cert-sha256={} peer=[2001:db8::7]:50312 text-sha256={} nonce={} mac={}",
+            "MSSP-CHECK-E2E/1 cert-sha256={} peer=[2001:db8::7]:50312 text-sha256={} nonce={} tls-ekm={} mac={}",
             signed.cert_sha256,
             signed.text_sha256.as_deref().unwrap_or_default(),
             signed.nonce.as_deref().unwrap_or_default(),
+            signed.tls_ekm.as_deref().unwrap_or_default(),
             signed.mac.as_deref().unwrap_or_default(),
         );
         assert_eq!(signed.to_line(), want);
@@ -482,7 +499,9 @@ mod tests {
         assert!(!s.verify(b"other"));
         let parsed = Statement::parse(&s.to_line()).expect("parses");
         assert!(parsed.verify(b"token"));
-        let altered: [fn(&mut Statement); 5] = [
+        let altered: [fn(&mut Statement); 7] = [
+            |s| s.tls_ekm = None,
+            |s| s.tls_ekm = Some("cd".repeat(EKM_LEN)),
             |s| s.cert_sha256 = "0".repeat(64),
             |s| s.peer = "[2001:db8::7]:50313".parse().expect("addr"),
             |s| s.text_sha256 = None,
@@ -501,7 +520,7 @@ mod tests {
         assert_eq!(
             empty.canonical(),
             "cert-sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855;\
-             peer=10.0.0.1:1;text-sha256=-;nonce=-"
+             peer=10.0.0.1:1;text-sha256=-;nonce=-;tls-ekm=-"
         );
     }
 

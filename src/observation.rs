@@ -212,6 +212,9 @@ pub struct TlsFacts {
     pub cipher: String,
     /// The server asked for a client certificate (`CertificateRequest`); none was sent.
     pub client_cert_requested: bool,
+    /// Keying material exported from this session for the end-to-end proof (hex; never
+    /// reported: it only has to equal the responder's).
+    pub ekm: Option<String>,
     pub chain: Vec<CertInfo>,
     pub public: Trust,
     pub os: Trust,

@@ -119,6 +119,13 @@ impl TlsContext {
         stream.get_mut().0.stop_recording();
         let mut facts = self.facts(stream.get_ref().1, name);
         facts.client_cert_requested = asked.load(Ordering::Relaxed);
+        let mut ekm = [0u8; crate::e2e::EKM_LEN];
+        facts.ekm = stream
+            .get_ref()
+            .1
+            .export_keying_material(&mut ekm, crate::e2e::EKM_LABEL, None)
+            .ok()
+            .map(|b| hex(b));
         Ok((stream, facts))
     }
 
@@ -153,6 +160,7 @@ impl TlsContext {
             version,
             cipher,
             client_cert_requested: false,
+            ekm: None,
             chain: certs.iter().map(|c| cert_info(c)).collect(),
             public,
             os,

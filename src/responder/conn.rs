@@ -84,6 +84,7 @@ impl Ctx {
         peer: SocketAddr,
         text: Option<&str>,
         nonce: Option<String>,
+        tls_ekm: Option<&str>,
     ) -> Statement {
         let mut s = Statement {
             cert_sha256: self.cert_sha256.clone(),
@@ -91,6 +92,7 @@ impl Ctx {
             text_sha256: text.map(|t| e2e::sha256_hex(t.as_bytes())),
             nonce,
             mac: None,
+            tls_ekm: tls_ekm.map(str::to_string),
         };
         if let Some(token) = &self.token {
             s.sign(token);
@@ -105,6 +107,15 @@ impl Ctx {
             Err((e, stream)) => Err(handshake_failure(&e, stream.first_bytes())),
         }
     }
+}
+
+/// The keying material the session exports for the statement (see [`Statement::tls_ekm`]).
+pub(crate) fn tls_ekm(tls: &Tls) -> Option<String> {
+    let mut out = [0u8; e2e::EKM_LEN];
+    let conn = tls.get_ref().1;
+    conn.export_keying_material(&mut out, e2e::EKM_LABEL, None)
+        .ok()
+        .map(|b| crate::probe::tls::hex(b))
 }
 
 /// `TLS 1.3` / `TLS 1.2` of an established connection.
@@ -148,10 +159,12 @@ pub(crate) async fn serve(
                 Err(reason) => return format!("TLS handshake failed: {reason}"),
             };
             let version = tls_version(&tls);
+            let ekm = tls_ekm(&tls);
+            let ekm = ekm.as_deref();
             match answer {
-                Answer::Imaps => imap::implicit(ctx, &mut tls, peer, version).await,
-                Answer::Https => http::serve(ctx, &mut tls, peer, port, version).await,
-                _ => statement_line(ctx, &mut tls, peer, version).await,
+                Answer::Imaps => imap::implicit(ctx, &mut tls, peer, version, ekm).await,
+                Answer::Https => http::serve(ctx, &mut tls, peer, port, version, ekm).await,
+                _ => statement_line(ctx, &mut tls, peer, version, ekm).await,
             }
         }
     }
@@ -164,6 +177,7 @@ async fn statement_line<S: AsyncRead + AsyncWrite + Unpin>(
     tls: &mut S,
     peer: SocketAddr,
     version: &'static str,
+    ekm: Option<&str>,
 ) -> String {
     let mut lines = Lines::default();
     let wait = Duration::from_millis(e2e::NONCE_WAIT_MS);
@@ -180,7 +194,7 @@ async fn statement_line<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Ok(None)) => return format!("{version} up; the client closed before the statement"),
         Ok(Err(e)) => return format!("{version} up; {}", describe(&e)),
     };
-    let statement = ctx.statement(peer, None, nonce);
+    let statement = ctx.statement(peer, None, nonce, ekm);
     let line = format!("{}\r\n", statement.to_line());
     if let Err(e) = async {
         tls.write_all(line.as_bytes()).await?;

@@ -114,6 +114,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     peer: SocketAddr,
     port: u16,
     version: &'static str,
+    ekm: Option<&str>,
 ) -> String {
     let (mut buf, mut scanned) = (Vec::new(), 0);
     let head = loop {
@@ -145,7 +146,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         Some(Ok(r)) => ("200 OK", Ok(r)),
     };
     let nonce = request.as_ref().ok().and_then(|r| r.nonce.clone());
-    let statement = ctx.statement(peer, None, nonce);
+    let statement = ctx.statement(peer, None, nonce, ekm);
     let head_only = request.as_ref().is_ok_and(|r| r.method == "HEAD");
     let bytes = response(status, &statement.to_line(), &body(port), head_only);
     let written = async {

@@ -51,8 +51,13 @@ pub struct ImapServer {
 /// `* OK [<statement>] <text>\r\n`: the statement in the response code (RFC 9051 §7.1), its
 /// `text-sha256` over `text`.
 #[must_use]
-pub(super) fn untagged_statement(ctx: &Ctx, peer: SocketAddr, text: &str) -> (Vec<u8>, Statement) {
-    let statement = ctx.statement(peer, Some(text), None);
+pub(super) fn untagged_statement(
+    ctx: &Ctx,
+    peer: SocketAddr,
+    text: &str,
+    ekm: Option<&str>,
+) -> (Vec<u8>, Statement) {
+    let statement = ctx.statement(peer, Some(text), None, ekm);
     let line = format!("* OK [{}] {text}\r\n", statement.to_line());
     (line.into_bytes(), statement)
 }
@@ -232,7 +237,12 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
 pub(super) async fn starttls(ctx: &Ctx, mut plain: Guarded<TcpStream>, peer: SocketAddr) -> String {
     let mut server = ImapServer::new(false);
     let mut lines = Lines::default();
-    if let Err(e) = send(&mut plain, &untagged_statement(ctx, peer, GREETING_TEXT).0).await {
+    if let Err(e) = send(
+        &mut plain,
+        &untagged_statement(ctx, peer, GREETING_TEXT, None).0,
+    )
+    .await
+    {
         return describe(&e);
     }
     match dialogue(&mut plain, &mut lines, &mut server).await {
@@ -268,7 +278,8 @@ pub(super) async fn starttls(ctx: &Ctx, mut plain: Guarded<TcpStream>, peer: Soc
     server.upgraded(version);
     // IMAP has no greeting after STARTTLS; an untagged OK carries the statement inside TLS,
     // where no middlebox that passed TLS through can have rewritten it.
-    let (line, statement) = untagged_statement(ctx, peer, TLS_TEXT);
+    let ekm = super::conn::tls_ekm(&tls);
+    let (line, statement) = untagged_statement(ctx, peer, TLS_TEXT, ekm.as_deref());
     if let Err(e) = send(&mut tls, &line).await {
         return describe(&e);
     }
@@ -285,10 +296,11 @@ pub(super) async fn implicit<S: AsyncRead + AsyncWrite + Unpin>(
     tls: &mut S,
     peer: SocketAddr,
     version: &'static str,
+    ekm: Option<&str>,
 ) -> String {
     let mut server = ImapServer::new(true);
     let mut lines = Lines::default();
-    let (line, statement) = untagged_statement(ctx, peer, GREETING_TEXT);
+    let (line, statement) = untagged_statement(ctx, peer, GREETING_TEXT, ekm);
     if let Err(e) = send(tls, &line).await {
         return describe(&e);
     }

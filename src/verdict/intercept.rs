@@ -304,26 +304,6 @@ pub(super) fn e2e(
             )),
         ))
     };
-    if let Some(token) = &ctx.token {
-        if !st.verify(token) {
-            return mismatch(
-                findings,
-                "the statement's HMAC does not verify with --token: it was not written by the responder that holds the token".into(),
-                "end-to-end proof failed: the statement is not the responder's",
-            );
-        }
-        if seen.nonce.is_some() && st.nonce != seen.nonce {
-            return mismatch(
-                findings,
-                format!(
-                    "the statement answers nonce {}, this probe sent {}: a replayed statement",
-                    st.nonce.as_deref().unwrap_or("-"),
-                    seen.nonce.as_deref().unwrap_or("-")
-                ),
-                "end-to-end proof failed: a replayed statement",
-            );
-        }
-    }
     if let Some(leaf) = obs.tls.as_ref().and_then(|t| t.chain.first()) {
         if !leaf.sha256.eq_ignore_ascii_case(&st.cert_sha256) {
             return mismatch(
@@ -335,6 +315,44 @@ pub(super) fn e2e(
                     printable(&leaf.issuer, 80)
                 ),
                 "end-to-end proof failed: another certificate arrived than the responder served",
+            );
+        }
+    }
+    // Same certificate, another TLS session: a middlebox with the server's own key.
+    if let (Some(theirs), Some(ours)) = (&st.tls_ekm, obs.tls.as_ref().and_then(|t| t.ekm.as_ref()))
+    {
+        if !theirs.eq_ignore_ascii_case(ours) {
+            return mismatch(
+                findings,
+                "the responder's TLS session is not this machine's (their exported keying material differs), though the certificate is the same: a middlebox with the server's certificate and private key ends TLS in between (SSL offload, a WAF, a load balancer)".into(),
+                "end-to-end proof failed: the TLS session was re-terminated in between",
+            );
+        }
+    }
+    if let Some(token) = &ctx.token {
+        if st.mac.is_none() {
+            findings.push(Finding::warning(
+                "e2e-unproven",
+                "this probe has --token, but the responder's statement is not signed: start `mssp-check listen` with the same --token for a proof that cannot be forged".into(),
+            ));
+            return None;
+        }
+        if !st.verify(token) {
+            findings.push(Finding::warning(
+                "e2e-unproven",
+                "the statement's HMAC does not verify with this --token: the responder has another token (check both sides), or something in between forged the statement".into(),
+            ));
+            return None;
+        }
+        if seen.nonce.is_some() && st.nonce != seen.nonce {
+            return mismatch(
+                findings,
+                format!(
+                    "the statement answers nonce {}, this probe sent {}: a replayed statement",
+                    st.nonce.as_deref().unwrap_or("-"),
+                    seen.nonce.as_deref().unwrap_or("-")
+                ),
+                "end-to-end proof failed: a replayed statement",
             );
         }
     }

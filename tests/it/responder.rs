@@ -12,8 +12,22 @@ use tokio_util::sync::CancellationToken;
 use crate::fixtures::Ca;
 use crate::{check, row};
 
+/// Each responder of this process starts its search for a free offset elsewhere: tests run
+/// in parallel, and two that found the same offset would race for its ports.
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Starts a responder for `role` on 127.0.0.1 at a free offset; returns the offset.
 async fn responder(role: Role, token: Option<&str>, cancel: &CancellationToken) -> u16 {
+    responder_with(role, token, None, cancel).await
+}
+
+/// As [`responder`], serving the certificate and key in these PEM files.
+async fn responder_with(
+    role: Role,
+    token: Option<&str>,
+    identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    cancel: &CancellationToken,
+) -> u16 {
     let profiles = Profiles::embedded().expect("profiles");
     let ports: Vec<u16> = profiles
         .all()
@@ -21,8 +35,12 @@ async fn responder(role: Role, token: Option<&str>, cancel: &CancellationToken) 
         .filter(|p| p.target.label() == role.label() && p.mode.label() == "multi")
         .map(|p| p.port)
         .collect();
+    let skip = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let offset = (20_000u16..=56_000)
         .step_by(997)
+        .cycle()
+        .skip(skip % 37)
+        .take(37)
         .find(|o| {
             ports
                 .iter()
@@ -34,6 +52,7 @@ async fn responder(role: Role, token: Option<&str>, cancel: &CancellationToken) 
     cfg.port_offset = offset;
     cfg.duration = Duration::from_secs(60);
     cfg.token = token.map(|t| t.as_bytes().to_vec());
+    cfg.identity = identity;
     let c = cancel.clone();
     tokio::spawn(async move {
         let mut sink = std::io::sink();
@@ -150,11 +169,82 @@ async fn a_wrong_token_is_not_proof() {
         "wrong",
     ])
     .await;
+    // The same certificate arrived: a token typed wrong is not interception, and not proof.
+    let j = &row(&r, "multi-8472-mgmt-ih").judgement;
+    assert_eq!(j.verdict.label(), "ok", "{j:?}");
+    assert_eq!(format!("{:?}", j.severity), "Warn");
+    let k = kinds(&r, "multi-8472-mgmt-ih");
+    assert!(
+        k.contains(&"e2e-unproven") && !k.contains(&"e2e-verified"),
+        "{k:?}"
+    );
+
+    // A responder without a token, a probe with one: the same.
+    let plain = responder(Role::Ih, None, &cancel).await;
+    let target = format!("127.0.0.1:{}", 8472 + plain);
+    let r = check(&[
+        "--role",
+        "mgmt",
+        "--ih",
+        &target,
+        "--mailstore-host",
+        "127.0.0.1:1",
+        "--token",
+        "x",
+    ])
+    .await;
     assert_eq!(
         row(&r, "multi-8472-mgmt-ih").judgement.verdict.label(),
-        "intercepted"
+        "ok"
     );
-    assert!(kinds(&r, "multi-8472-mgmt-ih").contains(&"e2e-mismatch"));
+    assert!(kinds(&r, "multi-8472-mgmt-ih").contains(&"e2e-unproven"));
+    cancel.cancel();
+}
+
+/// A relay that ends TLS with exactly the responder's certificate and key (SSL offload, a
+/// WAF) and opens a new session to it.
+async fn same_key_relay(upstream: SocketAddr, id: crate::fixtures::Identity) -> SocketAddr {
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(id.chain, id.key)
+    .expect("config");
+    relay_with(upstream, tokio_rustls::TlsAcceptor::from(Arc::new(server))).await
+}
+
+#[tokio::test]
+async fn a_relay_with_the_servers_own_key_is_caught_by_the_session() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["ih01".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    let (cert_pem, key_pem) = (dir.path().join("ih.pem"), dir.path().join("ih.key"));
+    std::fs::write(&cert_pem, cert.pem()).expect("write");
+    std::fs::write(&key_pem, key.serialize_pem()).expect("write");
+    let id = crate::fixtures::Identity {
+        chain: vec![cert.der().clone()],
+        key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    };
+    let cancel = CancellationToken::new();
+    let ih = responder_with(Role::Ih, None, Some((cert_pem, key_pem)), &cancel).await;
+    let relay = same_key_relay(SocketAddr::from((Ipv4Addr::LOCALHOST, 8472 + ih)), id).await;
+    let r = check(&[
+        "--role",
+        "mgmt",
+        "--ih",
+        &relay.to_string(),
+        "--mailstore-host",
+        "127.0.0.1:1",
+    ])
+    .await;
+    let j = &row(&r, "multi-8472-mgmt-ih").judgement;
+    assert_eq!(j.verdict.label(), "intercepted", "{j:?}");
+    assert!(j.reason.contains("re-terminated"), "{}", j.reason);
     cancel.cancel();
 }
 
@@ -170,7 +260,11 @@ async fn relay(upstream: SocketAddr) -> SocketAddr {
     .with_no_client_auth()
     .with_single_cert(id.chain, id.key)
     .expect("config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    relay_with(upstream, tokio_rustls::TlsAcceptor::from(Arc::new(server))).await
+}
+
+/// Accepts TLS with `acceptor`, opens a new TLS session to `upstream`, and copies between.
+async fn relay_with(upstream: SocketAddr, acceptor: tokio_rustls::TlsAcceptor) -> SocketAddr {
     let tls = Arc::new(mssp_check::probe::tls::TlsContext::new(&[]).expect("tls"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
