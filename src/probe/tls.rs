@@ -268,15 +268,35 @@ pub fn describe_cert_error(e: &rustls::Error, name: &ServerName<'_>) -> String {
                 format!("the certificate is not valid for {}", name.to_str())
             }
             CertificateError::Revoked => "the certificate is revoked".into(),
-            CertificateError::BadSignature => "a signature in the chain does not verify".into(),
+            CertificateError::BadSignature => "a signature in the chain does not verify, or uses what current TLS clients refuse (SHA-1, an RSA key under 2048 bits)".into(),
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
                 "the certificate is not for TLS servers".into()
             }
             CertificateError::BadEncoding => "the certificate is malformed".into(),
-            other => rustls::Error::InvalidCertificate(other.clone()).to_string(),
+            other => in_words(&rustls::Error::InvalidCertificate(other.clone())),
         },
-        other => other.to_string(),
+        other => in_words(other),
     }
+}
+
+/// A rustls or webpki error whose text is a Rust name (`Other(OtherError(CaUsedAsEndEntity))`)
+/// in an admin's words; anything not known keeps rustls's own text.
+#[must_use]
+pub fn in_words(e: &rustls::Error) -> String {
+    let debug = format!("{e:?}");
+    let known: &[(&str, &str)] = &[
+        ("CaUsedAsEndEntity", "the server's certificate is a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default), used as a server certificate"),
+        ("UnsupportedCertVersion", "the certificate is X.509 version 1 (no extensions, no subjectAltName); TLS clients need version 3"),
+        ("BadSignature", "a signature in the chain does not verify, or uses what current TLS clients refuse (SHA-1, an RSA key under 2048 bits)"),
+        ("UnsupportedSignatureAlgorithm", "the certificate is signed with an algorithm current TLS clients refuse (SHA-1, MD5, or an RSA key under 2048 bits)"),
+        ("EndEntityUsedAsCa", "a server certificate is used as the CA of another one"),
+        ("PathLenConstraintViolated", "the chain breaks a CA's path length constraint"),
+        ("UnknownIssuer", "issued by an unknown CA"),
+    ];
+    known
+        .iter()
+        .find(|(name, _)| debug.contains(name))
+        .map_or_else(|| e.to_string(), |(_, words)| (*words).to_string())
 }
 
 /// Accepts any chain during the handshake (the chain is judged afterwards, and never
@@ -440,7 +460,7 @@ fn classify_handshake_error(e: &io::Error, seen: Option<&[u8]>, requested: bool)
                 seen: seen.to_vec(),
             },
             other => TlsFailure::Other {
-                detail: other.to_string(),
+                detail: in_words(other),
             },
         };
     }
@@ -595,6 +615,32 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webpki_names_are_put_in_words() {
+        #[derive(Debug)]
+        struct CaUsedAsEndEntity;
+        impl std::fmt::Display for CaUsedAsEndEntity {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "CaUsedAsEndEntity")
+            }
+        }
+        impl std::error::Error for CaUsedAsEndEntity {}
+        let e = rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+            Arc::new(CaUsedAsEndEntity),
+        )));
+        let words = in_words(&e);
+        assert!(
+            words.starts_with("the server's certificate is a CA certificate"),
+            "{words}"
+        );
+        let plain = rustls::Error::General("something new".into());
+        assert_eq!(
+            in_words(&plain),
+            plain.to_string(),
+            "unknown errors keep rustls's text"
+        );
+    }
 
     #[test]
     fn hex_is_lower_case() {

@@ -644,11 +644,7 @@ fn completed_tls(
             (
                 Verdict::TlsFailed,
                 format!("{version}, {why}"),
-                Some(format!(
-                    "the certificate of {} does not fit: renew it, or use the name it was issued for ({})",
-                    hop.host,
-                    facts.chain.first().map(|c| c.san.join(", ")).unwrap_or_default()
-                )),
+                Some(cert_fix(facts, hop)),
             )
         }
         CertPolicy::External => {
@@ -678,6 +674,38 @@ fn completed_tls(
     }
 }
 
+/// The next step for a certificate that does not fit: by what is wrong with it.
+fn cert_fix(facts: &TlsFacts, hop: &Hop) -> String {
+    let problems = [&facts.public, &facts.os].map(|t| match t {
+        Trust::Untrusted { problem, .. } => Some(*problem),
+        Trust::Trusted => None,
+    });
+    let has = |p: CertProblem| problems.contains(&Some(p));
+    let names = facts
+        .chain
+        .first()
+        .map(|c| c.san.join(", "))
+        .unwrap_or_default();
+    if has(CertProblem::NameMismatch) && names.is_empty() {
+        format!(
+            "reissue the certificate of {} with a subjectAltName for the name MailStore uses",
+            hop.host
+        )
+    } else if has(CertProblem::NameMismatch) {
+        format!(
+            "use the name the certificate of {} was issued for ({names}), or reissue it for {}",
+            hop.host, hop.host
+        )
+    } else if has(CertProblem::Validity) {
+        format!(
+            "renew the certificate of {} (check its dates and this machine's clock)",
+            hop.host
+        )
+    } else {
+        format!("replace the certificate of {}", hop.host)
+    }
+}
+
 /// A wrong name, an expired or revoked certificate: MailStore fails on these even where it
 /// accepts an unknown issuer.
 fn broken_beyond_issuer(facts: &TlsFacts) -> bool {
@@ -692,11 +720,32 @@ fn broken_beyond_issuer(facts: &TlsFacts) -> bool {
     })
 }
 
+/// Why the chain is untrusted, the most telling answer first: "unknown CA" only when neither
+/// judge found something more specific (a name, a date).
 fn untrusted_reason(facts: &TlsFacts) -> String {
-    match (&facts.public, &facts.os) {
-        (Trust::Untrusted { reason, .. }, _) | (_, Trust::Untrusted { reason, .. }) => {
-            reason.clone()
+    let specific = |t: &Trust| match t {
+        Trust::Untrusted { problem, reason } if *problem != CertProblem::UnknownIssuer => {
+            Some(reason.clone())
         }
-        _ => "not trusted".to_string(),
+        _ => None,
+    };
+    let any = |t: &Trust| match t {
+        Trust::Untrusted { reason, .. } => Some(reason.clone()),
+        Trust::Trusted => None,
+    };
+    let mut why = specific(&facts.public)
+        .or_else(|| specific(&facts.os))
+        .or_else(|| any(&facts.public))
+        .or_else(|| any(&facts.os))
+        .unwrap_or_else(|| "not trusted".to_string());
+    // A name check fails on a certificate that names its host only in the CN.
+    if let Some(leaf) = facts.chain.first() {
+        if leaf.san.is_empty() && why.contains("not valid for") {
+            why = format!(
+                "{why} (it has no subjectAltName; its subject is {}, and TLS clients ignore the CN)",
+                short_name(&leaf.subject)
+            );
+        }
     }
+    why
 }

@@ -425,9 +425,12 @@ fn http(head: &HttpHead, obs: &Observation, hop: &Hop) -> Option<Triple> {
     }
 }
 
-/// `200 (text/html, Server: nginx)`, `302 → https://portal/…`.
+/// `200 (text/html, Server: nginx)`, `302 → https://portal/…`, `401 without WWW-Authenticate`.
 fn describe(head: &HttpHead) -> String {
     let mut s = format!("{} {}", head.status, printable(&head.reason, 30));
+    if head.status == 401 && head.auth_schemes().is_empty() {
+        s.push_str(" without a WWW-Authenticate header");
+    }
     if let Some(loc) = head.header("location") {
         let _ = write!(s, " → {}", printable(loc, 60));
     }

@@ -69,6 +69,26 @@ impl Ca {
         }
     }
 
+    /// A server certificate with these subjectAltNames and common name, shaped by `tweak`.
+    pub fn leaf_with(
+        &self,
+        names: &[&str],
+        cn: &str,
+        tweak: impl FnOnce(&mut CertificateParams),
+    ) -> Identity {
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
+                .expect("params");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        tweak(&mut params);
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("signed");
+        Identity {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+
     /// Writes the CA as PEM into `dir` and returns the path.
     pub fn write(&self, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
         let p = dir.join(name);

@@ -170,3 +170,45 @@ async fn an_oversized_certificate_chain_is_not_called_another_protocol() {
         reason(&r, path)
     );
 }
+
+#[tokio::test]
+async fn a_certificate_that_does_not_fit_says_why_and_what_to_do() {
+    let ca = Ca::new("Lab Public Root", "Lab");
+    let dir = tempfile::tempdir().expect("tmp");
+    let pem = ca
+        .write(dir.path(), "ca.pem")
+        .to_string_lossy()
+        .into_owned();
+    let mgmt = fixtures::closed_port("127.0.0.1").to_string();
+    let path = "multi-443-ih-any";
+    // A CN and no subjectAltName (what a fresh Samba DC makes), from a trusted CA.
+    let cn_only = ca.leaf_with(&[], "dc01", |_| {});
+    // Expired, for the right name.
+    let expired = ca.leaf_with(&["127.0.0.1"], "127.0.0.1", |p| {
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    });
+    for (id, reason_has, hint_starts) in [
+        (cn_only, "no subjectAltName", "reissue the certificate"),
+        (expired, "expired", "renew the certificate"),
+    ] {
+        let srv = fixtures::tls_server("127.0.0.1:0", id, fixtures::Serve::Hold).await;
+        let ews = srv.to_string();
+        let args = [
+            "--role",
+            "ih",
+            "--mgmt",
+            &mgmt,
+            "--ews",
+            &ews,
+            "--public-ca",
+            &pem,
+        ];
+        let r = check(&[&args[..], &["--timeout", "1s"]].concat()).await;
+        let j = &row(&r, path).judgement;
+        assert_eq!(j.verdict.label(), "tls-failed", "{j:?}");
+        assert!(j.reason.contains(reason_has), "{}", j.reason);
+        let hint = j.hint.clone().unwrap_or_default();
+        assert!(hint.starts_with(hint_starts), "{hint}");
+    }
+}
