@@ -1,5 +1,6 @@
 //! The sorted report of a run, its summary, and rendering in the chosen format.
 
+mod consistency;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -78,7 +79,7 @@ impl Report {
 
     /// Judges and sorts the observations of a run.
     #[must_use]
-    pub fn build(meta: Meta, observations: Vec<Observation>, ctx: &Context) -> Self {
+    pub fn build(mut meta: Meta, observations: Vec<Observation>, ctx: &Context) -> Self {
         let mut rows: Vec<Row> = observations
             .into_iter()
             .map(|obs| {
@@ -87,6 +88,9 @@ impl Report {
             })
             .collect();
         rows.sort_by_key(sort_key);
+        consistency::proxy_certificates(&mut rows);
+        meta.notes
+            .extend(consistency::unused_pins(&rows, &ctx.pins));
         let mut s = Summary {
             total: rows.len(),
             ..Summary::default()

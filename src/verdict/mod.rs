@@ -174,6 +174,9 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         Outcome::Completed => completed(obs, ctx, &hop, &mut findings),
     };
     intercept::canary(obs, &hop, &mut findings);
+    // The same evidence found twice (by two judges) is shown once.
+    let mut seen = std::collections::HashSet::new();
+    findings.retain(|f| seen.insert((f.kind, f.detail.clone())));
     let severity = match verdict {
         Verdict::Skipped => Severity::Skip,
         Verdict::Ok if findings.iter().any(|f| f.warns) => Severity::Warn,
@@ -518,6 +521,8 @@ fn alert(description: &str, client_cert_requested: bool, hop: &Hop) -> Triple {
 /// A probe that ran to its end: the certificate first, then the protocol.
 fn completed(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Finding>) -> Triple {
     if let Some(t) = intercept::e2e(obs, ctx, hop, findings) {
+        // The proof decides; the other evidence (a pin, a known CA) still shows.
+        let _ = completed_unproven(obs, ctx, hop, findings);
         return t;
     }
     let (v, reason, hint) = completed_unproven(obs, ctx, hop, findings);
@@ -607,7 +612,7 @@ fn completed_tls(
             format!("{version}, publicly trusted ({leaf})"),
             None,
         ),
-        CertPolicy::Public if facts.os.is_trusted() => {
+        CertPolicy::Public if facts.os.is_trusted() || os_knows_the_issuer(facts) => {
             findings.push(Finding::warning(
                 "local-root",
                 format!(
@@ -704,6 +709,25 @@ fn cert_fix(facts: &TlsFacts, hop: &Hop) -> String {
     } else {
         format!("replace the certificate of {}", hop.host)
     }
+}
+
+/// The public roots do not know the issuer, but this machine's store got past it and failed
+/// only on the name (the chain is built before the name is checked): a locally trusted root
+/// whose certificate does not even fit the name, as an interceptor reached by address makes.
+fn os_knows_the_issuer(facts: &TlsFacts) -> bool {
+    matches!(
+        (&facts.public, &facts.os),
+        (
+            Trust::Untrusted {
+                problem: CertProblem::UnknownIssuer,
+                ..
+            },
+            Trust::Untrusted {
+                problem: CertProblem::NameMismatch,
+                ..
+            }
+        )
+    )
 }
 
 /// A wrong name, an expired or revoked certificate: MailStore fails on these even where it

@@ -362,3 +362,150 @@ async fn a_proxy_that_fails_is_named_as_the_hop() {
         assert!(!everything.contains("s3cret"), "{everything}");
     }
 }
+
+/// An explicit proxy that inspects TLS: after CONNECT it ends the client's TLS with a leaf of
+/// its own CA and opens its own TLS session to the target on 127.0.0.1.
+async fn inspecting_proxy(ca: &Ca) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let id = ca.leaf(&["ms.test"]);
+    let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(id.chain, id.key)
+    .expect("config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let tls = std::sync::Arc::new(mssp_check::probe::tls::TlsContext::new(&[]).expect("tls"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (acceptor, tls) = (acceptor.clone(), std::sync::Arc::clone(&tls));
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 4096 {
+                    if !matches!(s.read(&mut byte).await, Ok(1)) {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let port: u16 = text
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|t| t.rsplit(':').next())
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                if s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let Ok(mut down) = acceptor.accept(s).await else {
+                    return;
+                };
+                let Ok(up) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                    return;
+                };
+                let name = rustls::pki_types::ServerName::try_from("ms.test").expect("name");
+                let Ok((mut up, _)) = tls.handshake(up, &name).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_proxy_that_presents_another_certificate_inspects_tls() {
+    let public = Ca::new("Lab Public Root", "Lab");
+    let ms = fixtures::tls_server(
+        "127.0.0.1:0",
+        public.leaf(&["ms.test"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
+    let dns = fixtures::dns_server(vec![(
+        "ms.test",
+        fixtures::Answer::Addrs(vec!["127.0.0.1".parse().expect("ip")]),
+    )])
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let pem = public
+        .write(dir.path(), "public.pem")
+        .to_string_lossy()
+        .into_owned();
+    // A corporate CA that no store here trusts, with no product name: only the direct row
+    // tells that the proxy's certificate is not the endpoint's.
+    let corp = Ca::new("Example Corp Gateway", "Example Corp");
+    let proxy = format!("http://{}", inspecting_proxy(&corp).await);
+    let target = format!("ms.test:{}", ms.port());
+    let d = dns.to_string();
+    let r = check(&[
+        "--role",
+        "server",
+        "--mailstore-host",
+        &target,
+        "--dns-server",
+        &d,
+        "--public-ca",
+        &pem,
+        "--proxy",
+        &proxy,
+    ])
+    .await;
+    let ms_rows = || {
+        r.rows
+            .iter()
+            .filter(|row| row.obs.path.id == "single-443-server-mailstore")
+    };
+    let via = ms_rows()
+        .find(|row| row.obs.via_proxy.is_some())
+        .expect("via proxy");
+    let direct = ms_rows()
+        .find(|row| row.obs.via_proxy.is_none())
+        .expect("direct");
+    assert_eq!(direct.judgement.verdict.label(), "ok");
+    assert_eq!(
+        via.judgement.verdict.label(),
+        "intercepted",
+        "{:?}",
+        via.judgement
+    );
+    let f = via
+        .judgement
+        .findings
+        .iter()
+        .find(|f| f.kind == "cert-differs")
+        .expect("cert-differs");
+    assert!(f.detail.contains("Example Corp Gateway"), "{}", f.detail);
+    assert_eq!(r.summary.failed, 1, "the summary counts it");
+}
+
+#[tokio::test]
+async fn a_pin_that_no_probe_checks_is_reported() {
+    let srv = fixtures::tls_server("127.0.0.1:0", self_signed(&["mgmt01"]), Serve::Hold).await;
+    let mgmt = srv.to_string();
+    let pin = format!("127.0.0.1:{}={}", srv.port(), "ab".repeat(20));
+    let stray = format!("127.0.0.1:8471={}", "cd".repeat(20));
+    let r = check(&[
+        "--role", "ih", "--mgmt", &mgmt, "--pin", &pin, "--pin", &stray,
+    ])
+    .await;
+    let notes: Vec<&String> = r
+        .meta
+        .notes
+        .iter()
+        .filter(|n| n.contains("matched no probed endpoint"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{:?}", r.meta.notes);
+    assert!(notes[0].contains("127.0.0.1:8471"), "{}", notes[0]);
+}

@@ -461,3 +461,52 @@ async fn probes_run_concurrently_within_the_limit() {
         r.meta.duration_ms
     );
 }
+
+/// A locally trusted root whose certificate does not even fit the name (an interceptor reached
+/// by address): the OS store got past the issuer, so it is still a local root.
+#[cfg(not(any(windows, target_os = "macos")))]
+#[tokio::test]
+async fn a_local_root_is_named_even_when_the_name_does_not_fit() {
+    let corp = Ca::new("Example Corp Inspection Root", "Example Corp");
+    let ms = fixtures::tls_server(
+        "127.0.0.1:0",
+        corp.leaf(&["proxy.example.test"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = corp.write(dir.path(), "os-store.pem");
+    let out = tokio::task::spawn_blocking(move || {
+        crate::bin()
+            .args([
+                "--role",
+                "server",
+                "--mailstore-host",
+                &ms.to_string(),
+                "--format",
+                "json",
+            ])
+            .env("SSL_CERT_FILE", &store)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("join");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let row = doc["results"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["path"] == "single-443-server-mailstore")
+        })
+        .cloned()
+        .expect("row");
+    assert_eq!(row["verdict"], "intercepted", "{row}");
+    assert_eq!(row["tls"]["trusted_os"], false, "the name does not fit");
+    let kinds: Vec<&str> = row["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(kinds.contains(&"local-root"), "{row}");
+}

@@ -1,0 +1,92 @@
+//! Findings that need more than one row of a run: the same endpoint presenting another
+//! certificate through the proxy than directly (DESIGN §5.7, within one run), and pins that
+//! no probe could check.
+
+use super::Row;
+use crate::config::profile::CertPolicy;
+use crate::config::HostSpec;
+use crate::sanitize::printable;
+use crate::verdict::{Finding, Severity, Verdict};
+
+/// A row through a proxy whose certificate differs from every direct row of the same path
+/// (another leaf *and* another issuer) is TLS inspection by the proxy, whatever the trust
+/// stores say: the direct rows show what the endpoint really presents.
+pub(super) fn proxy_certificates(rows: &mut [Row]) {
+    let direct: Vec<(String, String, String)> = rows
+        .iter()
+        .filter(|r| r.obs.via_proxy.is_none())
+        .filter_map(|r| {
+            let leaf = r.obs.tls.as_ref()?.chain.first()?;
+            Some((
+                r.obs.path.id.clone(),
+                leaf.sha256.clone(),
+                leaf.issuer.clone(),
+            ))
+        })
+        .collect();
+    for row in rows.iter_mut().filter(|r| r.obs.via_proxy.is_some()) {
+        if row.obs.path.cert != CertPolicy::Public || row.judgement.verdict == Verdict::Intercepted
+        {
+            continue;
+        }
+        let Some(leaf) = row.obs.tls.as_ref().and_then(|t| t.chain.first()) else {
+            continue;
+        };
+        let same_path: Vec<_> = direct.iter().filter(|d| d.0 == row.obs.path.id).collect();
+        let differs = !same_path.is_empty()
+            && same_path
+                .iter()
+                .all(|d| d.1 != leaf.sha256 && d.2 != leaf.issuer);
+        if !differs {
+            continue;
+        }
+        let proxy = row.obs.via_proxy.clone().unwrap_or_default();
+        let host = row
+            .obs
+            .host
+            .as_ref()
+            .map_or_else(String::new, HostSpec::display_host);
+        let detail = format!(
+            "through {proxy}, {host} presents a certificate issued by {} (sha256 {}); directly, one issued by {}",
+            printable(&leaf.issuer, 80),
+            leaf.sha256,
+            printable(&same_path[0].2, 80)
+        );
+        let j = &mut row.judgement;
+        j.findings.push(Finding::warning("cert-differs", detail));
+        j.verdict = Verdict::Intercepted;
+        j.reason = format!(
+            "the proxy presents another certificate for {host} than {host} itself: it inspects TLS"
+        );
+        j.hint = Some(format!(
+            "exclude {host} from SSL/TLS inspection on the proxy {proxy} (MailStore's licensing must reach it unmodified)"
+        ));
+        j.severity = if row.obs.path.required {
+            Severity::Fail
+        } else {
+            Severity::Warn
+        };
+    }
+}
+
+/// `--pin` entries that applied to no probed endpoint: a typo, or the wrong port.
+pub(super) fn unused_pins(rows: &[Row], pins: &[crate::config::pin::Pin]) -> Vec<String> {
+    pins.iter()
+        .filter(|pin| {
+            !rows.iter().any(|r| {
+                r.obs.host.as_ref().is_some_and(|h| {
+                    pin.applies_to(&h.host, r.obs.address.map(|a| a.ip()), r.obs.port)
+                })
+            })
+        })
+        .map(|pin| {
+            let host = HostSpec {
+                host: pin.host.clone(),
+                port: Some(pin.port),
+            };
+            format!(
+                "--pin {host} matched no probed endpoint: check the host and the port (as probed, with any --port-offset or :port)"
+            )
+        })
+        .collect()
+}
