@@ -762,6 +762,24 @@ fn untrusted_reason(facts: &TlsFacts) -> String {
         .or_else(|| any(&facts.public))
         .or_else(|| any(&facts.os))
         .unwrap_or_else(|| "not trusted".to_string());
+    // Unknown issuer, and the chain does not end at a root: the intermediate may be missing.
+    if let Some(top) = facts.chain.last().filter(|c| !c.self_signed) {
+        let unknown = [&facts.public, &facts.os].iter().all(|t| {
+            matches!(
+                t,
+                Trust::Untrusted {
+                    problem: CertProblem::UnknownIssuer,
+                    ..
+                }
+            )
+        });
+        if unknown {
+            why = format!(
+                "issued by {}, which is neither in the chain the server sent nor a trusted root: a missing intermediate certificate on the server, or a private CA",
+                short_name(&top.issuer)
+            );
+        }
+    }
     // A name check fails on a certificate that names its host only in the CN.
     if let Some(leaf) = facts.chain.first() {
         if leaf.san.is_empty() && why.contains("not valid for") {

@@ -66,6 +66,7 @@ pub(super) fn summary(obs: &Observation) -> Option<String> {
         ProbeKind::ImapStarttls | ProbeKind::Pop3Stls | ProbeKind::LdapStarttls if d.upgraded => {
             Some("STARTTLS".to_string())
         }
+        ProbeKind::LdapStarttls => Some("LDAP answered, without StartTLS".to_string()),
         ProbeKind::Ldaps => Some(format!(
             "LDAP root DSE{}",
             d.capabilities
@@ -214,7 +215,13 @@ fn failed(
             if let Some(t) = obs.dialogue.as_ref().and_then(|d| masked(d, obs, hop, findings)) {
                 return Some(t);
             }
-            return starttls_missing(obs, hop, findings, &format!("STARTTLS was offered, then refused: \"{}\"", printable(response, 80)));
+            let what = if obs.path.probe == ProbeKind::LdapStarttls {
+                // LDAP does not list StartTLS before it is asked: a refusal is "not supported".
+                format!("the server does not support StartTLS: \"{}\"", printable(response, 80))
+            } else {
+                format!("STARTTLS was offered, then refused: \"{}\"", printable(response, 80))
+            };
+            return starttls_missing(obs, hop, findings, &what);
         }
         Failure::Rejected { response } => (
             Verdict::ProtocolError,
@@ -246,7 +253,8 @@ fn starttls(
             ),
         ));
     }
-    if !obs.path.probe.is_starttls() {
+    // Said already, by the refusal itself.
+    if !obs.path.probe.is_starttls() || findings.iter().any(|f| f.kind == "starttls-missing") {
         return None;
     }
     if let Some(t) = masked(d, obs, hop, findings) {
@@ -412,13 +420,21 @@ fn http(head: &HttpHead, obs: &Observation, hop: &Hop) -> Option<Triple> {
                 return None;
             }
             let got = describe(head);
+            let mut hint = format!(
+                "check that {hp} is the Exchange server (EWS at {}) and that no proxy or login portal answers in its place",
+                obs.path.http_path.as_deref().unwrap_or("/")
+            );
+            if hop.by_address && matches!(head.status, 400 | 403 | 421) {
+                let _ = write!(
+                    hint,
+                    "; a server that needs a host name (SNI) answers {} to an address: give its DNS name",
+                    head.status
+                );
+            }
             Some((
                 Verdict::ProtocolError,
                 format!("expected 401 with WWW-Authenticate from Exchange Web Services, got {got}"),
-                Some(format!(
-                    "check that {hp} is the Exchange server (EWS at {}) and that no proxy or login portal answers in its place",
-                    obs.path.http_path.as_deref().unwrap_or("/")
-                )),
+                Some(hint),
             ))
         }
         Some(Expect::AnyHttp) | None => None,

@@ -250,6 +250,23 @@ async fn ldap_starttls_and_ldaps() {
         .findings
         .iter()
         .any(|f| f.detail.contains("unavailable")));
+    // Said once, in LDAP's terms (StartTLS is not listed before it is asked for).
+    let missing: Vec<_> = row(&r, "multi-389-ih-any")
+        .judgement
+        .findings
+        .iter()
+        .filter(|f| f.kind == "starttls-missing")
+        .collect();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        missing[0].detail.contains("does not support StartTLS"),
+        "{}",
+        missing[0].detail
+    );
+    assert_eq!(
+        row(&r, "multi-389-ih-any").judgement.reason,
+        "LDAP answered, without StartTLS"
+    );
 
     let implicit = servers::ldap(self_signed(&["dc01"]), StartTls::Offer, true).await;
     let r = ih(&["--ldap", &implicit.to_string()]).await;

@@ -212,3 +212,22 @@ async fn a_certificate_that_does_not_fit_says_why_and_what_to_do() {
         assert!(hint.starts_with(hint_starts), "{hint}");
     }
 }
+
+#[tokio::test]
+async fn a_403_to_an_address_suggests_the_name() {
+    // Apache with SSLStrictSNIVHostCheck answers 403 to a client that sent no host name.
+    let srv = fixtures::tls_server(
+        "127.0.0.1:0",
+        fixtures::self_signed(&["mail01"]),
+        fixtures::Serve::Answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+    )
+    .await;
+    let r = ews(&srv.to_string()).await;
+    let j = &row(&r, "multi-443-ih-any").judgement;
+    assert_eq!(j.verdict.label(), "protocol-error");
+    assert!(
+        j.hint.as_deref().unwrap_or("").contains("SNI"),
+        "{:?}",
+        j.hint
+    );
+}
