@@ -13,8 +13,10 @@ use std::time::Duration;
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::Query;
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::TokioResolver;
+use hickory_resolver::proto::rr::{Name, RecordType};
+use hickory_resolver::{Hosts, TokioResolver};
 
 use crate::observation::DnsFailure;
 
@@ -28,6 +30,10 @@ pub struct Dns {
     timeout: Duration,
     os_fallback: bool,
     os: OsLookup,
+    /// The hosts file, consulted first with the system configuration: a name found there is
+    /// answered from it alone, as the OS resolver does (hickory would also ask DNS for the
+    /// family the file lacks, and wait out a dead server).
+    hosts: Option<Hosts>,
 }
 
 impl std::fmt::Debug for Dns {
@@ -76,7 +82,30 @@ impl Dns {
             timeout,
             os_fallback: server.is_none(),
             os: |name, limit| Box::pin(getaddrinfo(name, limit)),
+            hosts: if server.is_none() {
+                Hosts::from_system().ok()
+            } else {
+                None
+            },
         }
+    }
+
+    /// The addresses of `name` in the hosts file, IPv4 first; `None` when it is not there.
+    fn in_hosts_file(&self, name: &str) -> Option<Vec<IpAddr>> {
+        let hosts = self.hosts.as_ref()?;
+        let name = Name::from_utf8(name).ok()?;
+        let mut found = Vec::new();
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            let Some(lookup) = hosts.lookup_static_host(&Query::query(name.clone(), rtype)) else {
+                continue;
+            };
+            for ip in lookup.answers().iter().filter_map(|r| r.data.ip_addr()) {
+                if !found.contains(&ip) {
+                    found.push(ip);
+                }
+            }
+        }
+        (!found.is_empty()).then_some(found)
     }
 
     /// Whether a name DNS does not resolve is asked of the operating system (on by default
@@ -120,6 +149,9 @@ impl Dns {
     /// # Errors
     /// Why the name did not resolve: NXDOMAIN, no address, a server failure, or a timeout.
     pub async fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, DnsFailure> {
+        if let Some(found) = self.in_hosts_file(name) {
+            return Ok(found);
+        }
         let resolver = self
             .resolver
             .as_ref()
@@ -264,5 +296,30 @@ mod tests {
         // Unknown to both: DNS's own failure stands.
         let (r, note) = dns.resolve_like_os("nowhere").await;
         assert_eq!((r, note), (Err(DnsFailure::NxDomain), None));
+    }
+
+    #[tokio::test]
+    async fn a_name_in_the_hosts_file_is_answered_from_it_alone() {
+        // DNS would add an IPv4 address; the hosts file has only IPv6 for the name. The OS
+        // resolver stops at the hosts file, and so does this one.
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let addr = server.local_addr().expect("addr");
+        drop(server); // nothing answers there: DNS would only time out
+        let mut hosts = Hosts::default();
+        hosts
+            .read_hosts_conf("::1 mgmt01 mgmt01.example.test\n".as_bytes())
+            .expect("hosts");
+        let dns = Dns {
+            hosts: Some(hosts),
+            ..Dns::new(Some(addr), Duration::from_secs(2))
+        };
+        for name in ["mgmt01", "mgmt01.example.test"] {
+            assert_eq!(
+                dns.resolve(name).await,
+                Ok(vec![IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])]),
+                "{name}"
+            );
+        }
+        assert!(dns.in_hosts_file("other").is_none());
     }
 }
