@@ -8,6 +8,7 @@ pub mod dialogue;
 pub mod dns;
 pub mod e2e;
 pub mod http;
+pub mod legacy;
 pub mod listening;
 pub mod proxy;
 pub mod starttls;
@@ -154,7 +155,25 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         match r {
             Err(to) if to.overall => return finish(obs, Outcome::Deadline { phase: to.phase }),
             Err(_) => return finish(obs, Outcome::Tls(TlsFailure::TimedOut)),
-            Ok(Err(f)) => return finish(obs, Outcome::Tls(f)),
+            Ok(Err(f)) => {
+                if refused_our_tls(&f) {
+                    let sni = match &name {
+                        ServerName::DnsName(n) => Some(n.as_ref().to_string()),
+                        _ => None,
+                    };
+                    let look = deadline
+                        .step(Phase::Tls, legacy_look(ctx, addr, sni.as_deref()))
+                        .await;
+                    if let Ok(Some((version, suite, chain))) = look {
+                        let certs: Vec<_> = chain
+                            .into_iter()
+                            .map(rustls::pki_types::CertificateDer::from)
+                            .collect();
+                        obs.tls = Some(ctx.tls.judge_chain(&certs, &name, version, suite));
+                    }
+                }
+                return finish(obs, Outcome::Tls(f));
+            }
             Ok(Ok((tls_stream, facts))) => {
                 obs.tls = Some(facts);
                 Conn::Tls(Box::new(tls_stream))
@@ -282,5 +301,39 @@ fn host_header(host: &HostSpec, port: u16) -> String {
         h
     } else {
         format!("{h}:{port}")
+    }
+}
+
+/// A TLS refusal that a server of older TLS gives to this tool's offer.
+fn refused_our_tls(f: &TlsFailure) -> bool {
+    matches!(
+        f,
+        TlsFailure::Alert { description, client_cert_requested: false }
+            if matches!(description.as_str(), "ProtocolVersion" | "HandshakeFailure" | "InsufficientSecurity")
+    )
+}
+
+/// A second connection with the legacy `ClientHello` ([`legacy`]): the version and suite the
+/// server chose (by name) and its chain, when it speaks only what this tool does not.
+async fn legacy_look<C: Connector>(
+    ctx: &ProbeContext<C>,
+    addr: std::net::SocketAddr,
+    sni: Option<&str>,
+) -> Option<(String, String, Vec<Vec<u8>>)> {
+    let mut stream = tokio::time::timeout(ctx.timeout, ctx.connector.connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    match legacy::ask(&mut stream, sni, ctx.timeout).await {
+        legacy::Answer::Hello {
+            version,
+            suite,
+            chain,
+        } if !legacy::modern(version, suite) => Some((
+            legacy::version_name(version),
+            legacy::suite_name(suite),
+            chain,
+        )),
+        _ => None,
     }
 }

@@ -144,6 +144,19 @@ impl TlsContext {
             .and_then(|s| s.suite().as_str())
             .unwrap_or("unknown")
             .to_string();
+        self.judge_chain(&certs, name, version, cipher)
+    }
+
+    /// The facts of a chain seen outside a rustls session (the legacy look of
+    /// [`super::legacy`]), judged like any other.
+    #[must_use]
+    pub fn judge_chain(
+        &self,
+        certs: &[CertificateDer<'static>],
+        name: &ServerName<'static>,
+        version: String,
+        cipher: String,
+    ) -> TlsFacts {
         let (public, os) = if let Some((ee, rest)) = certs.split_first() {
             (
                 judge(self.public.as_ref(), ee, rest, name),

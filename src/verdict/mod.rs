@@ -153,6 +153,8 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         Outcome::Connect(f) if hop.proxy.is_some() => proxy_connect(f, &hop),
         Outcome::Dns(f) => dns(f, &hop),
         Outcome::Connect(f) => connect(f, &hop),
+        // Refused our TLS, then showed its legacy version, suite and chain.
+        Outcome::Tls(_) if obs.tls.is_some() => legacy_tls(obs, ctx, &hop, &mut findings),
         Outcome::Tls(f) => {
             let t = tls_failure(f, &hop);
             if t.0 == Verdict::Ok {
@@ -214,6 +216,9 @@ fn warning_hint(kind: &str, source: crate::config::Role, hop: &Hop) -> Option<St
         ),
         "starttls-missing" => format!(
             "enable STARTTLS on {hp}, or archive over the implicit-TLS port (993 / 995 / 636) instead"
+        ),
+        "legacy-tls" => format!(
+            "enable ECDHE with AES-GCM (TLS 1.2) or TLS 1.3 on {hp}: the suites it has now are deprecated"
         ),
         "client-cert-required" => format!(
             "nothing to do if {hp} is MailStore's own service (its peers present their certificates); otherwise check which service asks for client certificates there"
@@ -461,6 +466,39 @@ pub(crate) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
             Some(format!("check the TLS configuration of {hp}")),
         ),
     }
+}
+
+/// A server that refused this tool's TLS and chose, on a second look, a version or suite
+/// that rustls does not speak: named, its chain judged as usual.
+fn legacy_tls(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Finding>) -> Triple {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    let Some(facts) = &obs.tls else {
+        return (Verdict::TlsFailed, "TLS failed".into(), None);
+    };
+    if let Some(t) = intercept::chain(obs, facts, ctx, hop, findings) {
+        return t;
+    }
+    let version = facts.version.replace("TLSv", "TLS ");
+    let what = format!("the server speaks only {version} with {}", facts.cipher);
+    if facts.version != "TLSv1.2" {
+        return (
+            Verdict::TlsFailed,
+            format!("{what}: TLS 1.0 and 1.1 are deprecated (RFC 8996)"),
+            Some(format!(
+                "enable TLS 1.2 or 1.3 on {hp}; current Windows versions (Server 2025, Windows 11) turn TLS 1.0/1.1 off, and MailStore then fails too"
+            )),
+        );
+    }
+    findings.push(Finding::warning(
+        "legacy-tls",
+        format!("{what} (no forward secrecy, or no AEAD): Windows still accepts it; this tool checked the certificate, not the service behind TLS"),
+    ));
+    let (v, reason, hint) = completed_tls(obs, facts, hop, findings);
+    (
+        v,
+        format!("{reason} — legacy suite {} only", facts.cipher),
+        hint,
+    )
 }
 
 /// A TLS alert from the server, in an admin's words: what it most likely means and the fix.

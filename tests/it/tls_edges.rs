@@ -231,3 +231,114 @@ async fn a_403_to_an_address_suggests_the_name() {
         j.hint
     );
 }
+
+/// An old server: it refuses rustls's offer with `alert` and answers a `ClientHello` that
+/// offers `TLS_RSA_WITH_AES_128_CBC_SHA` with `version`, that suite and `cert`.
+async fn old_server(alert: u8, version: u16, cert: Vec<u8>) -> SocketAddr {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let cert = cert.clone();
+            tokio::spawn(async move {
+                let mut hello = vec![0u8; 16 * 1024];
+                let Ok(n) = s.read(&mut hello).await else {
+                    return;
+                };
+                let hello = &hello[..n];
+                // Suites start after record (5), handshake header (4), version (2),
+                // random (32) and the session id.
+                let sid = usize::from(hello.get(43).copied().unwrap_or(0));
+                let at = 44 + sid;
+                let len = hello
+                    .get(at..at + 2)
+                    .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+                let suites = hello.get(at + 2..at + 2 + len).unwrap_or_default();
+                let legacy = suites.chunks(2).any(|c| c == [0x00, 0x2f]);
+                let reply = if legacy {
+                    flight(version, 0x002f, &cert)
+                } else {
+                    vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, alert]
+                };
+                let _ = s.write_all(&reply).await;
+                let mut hold = [0u8; 64];
+                let _ = s.read(&mut hold).await;
+            });
+        }
+    });
+    addr
+}
+
+/// `ServerHello` + `Certificate` + `ServerHelloDone` in one record.
+fn flight(version: u16, suite: u16, cert: &[u8]) -> Vec<u8> {
+    let u24 = |n: usize| u32::try_from(n).expect("len").to_be_bytes()[1..].to_vec();
+    let mut hello = version.to_be_bytes().to_vec();
+    hello.extend_from_slice(&[9u8; 32]);
+    hello.push(0);
+    hello.extend_from_slice(&suite.to_be_bytes());
+    hello.push(0);
+    let mut list = u24(cert.len());
+    list.extend_from_slice(cert);
+    let mut certs = u24(list.len());
+    certs.extend_from_slice(&list);
+    let mut hs = Vec::new();
+    for (kind, body) in [(2u8, hello), (11, certs), (14, Vec::new())] {
+        hs.push(kind);
+        hs.extend_from_slice(&u24(body.len()));
+        hs.extend_from_slice(&body);
+    }
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&u16::try_from(hs.len()).expect("len").to_be_bytes());
+    record.extend_from_slice(&hs);
+    record
+}
+
+#[tokio::test]
+async fn an_old_server_is_named_with_its_version_suite_and_certificate() {
+    let id = fixtures::self_signed(&["mail01"]);
+    let der = id.chain[0].to_vec();
+    let path = "multi-443-ih-any";
+
+    // TLS 1.0 only: a failure, named.
+    let srv = old_server(70, 0x0301, der.clone()).await;
+    let r = ews(&srv.to_string()).await;
+    let j = &row(&r, path).judgement;
+    assert_eq!(j.verdict.label(), "tls-failed", "{j:?}");
+    assert!(
+        j.reason
+            .contains("only TLS 1.0 with TLS_RSA_WITH_AES_128_CBC_SHA"),
+        "{}",
+        j.reason
+    );
+    let chain = &row(&r, path)
+        .obs
+        .tls
+        .as_ref()
+        .expect("the chain was read")
+        .chain;
+    assert_eq!(chain.len(), 1);
+
+    // TLS 1.2 with RSA key exchange: Windows takes it; a warning, and the certificate judged.
+    let srv = old_server(40, 0x0303, der).await;
+    let r = ews(&srv.to_string()).await;
+    let j = &row(&r, path).judgement;
+    assert_eq!(j.verdict.label(), "ok", "{j:?}");
+    let kinds: Vec<_> = j.findings.iter().map(|f| f.kind).collect();
+    assert!(
+        kinds.contains(&"legacy-tls") && kinds.contains(&"untrusted-chain"),
+        "{kinds:?}"
+    );
+    assert!(
+        j.reason
+            .contains("legacy suite TLS_RSA_WITH_AES_128_CBC_SHA"),
+        "{}",
+        j.reason
+    );
+
+    // A product CA in the legacy chain is still interception.
+    let fg = Ca::new("FortiGate CA", "Fortinet");
+    let srv = old_server(40, 0x0303, fg.leaf(&["127.0.0.1"]).chain[0].to_vec()).await;
+    let r = ews(&srv.to_string()).await;
+    assert_eq!(row(&r, path).judgement.verdict.label(), "intercepted");
+}

@@ -137,6 +137,10 @@ expect_not "client02 -> cas01:143 STARTTLS stripped from CAPABILITY" 'STARTTLS' 
   dialog client02 cas01.lab.test 143 'a CAPABILITY\r\nb LOGOUT\r\n'
 expect "client02 -> cas01:143 STARTTLS command refused" '^b BAD' \
   dialog client02 cas01.lab.test 143 'a CAPABILITY\r\nb STARTTLS\r\nc LOGOUT\r\n'
+expect "legacy01:993 speaks TLS 1.0 only" 'Protocol *: TLSv1$' \
+  tls ih01 legacy01.lab.test:993 -cipher 'ALL:@SECLEVEL=0'
+expect "legacy01:995 speaks TLS 1.2 with RSA key exchange only" 'Cipher is AES128-SHA' \
+  tls ih01 legacy01.lab.test:995
 expect_not "client03 -> cas01:143 STARTTLS hidden from CAPABILITY" 'STARTTLS' \
   dialog client03 cas01.lab.test 143 'a CAPABILITY\r\nb LOGOUT\r\n'
 expect "client03 -> cas01:143 STARTTLS still works, end to end" 'issuer=.*CN = MSC Lab Public Root CA' \

@@ -37,6 +37,7 @@ LAB_HOSTS=(
   mgmt02:15    # second Management Server, behind TLS interception (source only)
   ih02:16      # second Instance Host: "bad network" source; nothing listens on 8472
   client03:17  # archive user behind a middlebox that hides STARTTLS from CAPABILITY (source only)
+  legacy01:18  # old customer mail server: IMAPS TLS 1.0 only, POP3S TLS 1.2 with RSA key exchange only
 )
 
 # An address that is routed nowhere: the router drops it silently. Used as the

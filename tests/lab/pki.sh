@@ -81,6 +81,7 @@ pki_make_all() {
   pki_leaf public-root ews01 "/O=Customer Ltd (lab)/CN=ews01.lab.test" "$(lab_host_san ews01)"
   pki_leaf public-root mail01 "/O=Customer Ltd (lab)/CN=mail01.lab.test" "$(lab_host_san mail01)"
   pki_leaf public-root ldap01 "/O=Customer Ltd (lab)/CN=ldap01.lab.test" "$(lab_host_san ldap01)"
+  pki_leaf public-root legacy01 "/O=Customer Ltd (lab)/CN=legacy01.lab.test" "$(lab_host_san legacy01)"
   pki_leaf public-root cas01 "/O=Service Provider (lab)/CN=cas01.lab.test" "$(lab_host_san cas01 cas01-rr.lab.test)"
 
   pki_selfsigned mgmt01 "/CN=mgmt01.lab.test" "$(lab_host_san mgmt01)"

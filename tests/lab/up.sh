@@ -339,6 +339,16 @@ start_nginx_all() {
   server { listen 143; listen [::]:143; return \"220 mail02.lab.test ESMTP Postfix (Debian/GNU)\\r\\n\"; }
   server { listen 110; listen [::]:110; return \"220 mail02.lab.test ESMTP Postfix (Debian/GNU)\\r\\n\"; }
 }"
+  # An old mail server: implicit TLS that rustls does not speak (TLS 1.0 only on 993;
+  # TLS 1.2 with RSA key exchange and CBC only on 995), as Windows still accepts.
+  start_nginx legacy01 stream "stream {
+  ssl_certificate $LAB_PKI/legacy01.pem;
+  ssl_certificate_key $LAB_PKI/legacy01.key;
+  server { listen 993 ssl; listen [::]:993 ssl; ssl_protocols TLSv1; ssl_ciphers \"AES128-SHA:@SECLEVEL=0\";
+           return \"* OK legacy01 IMAP ready\\r\\n\"; }
+  server { listen 995 ssl; listen [::]:995 ssl; ssl_protocols TLSv1.2; ssl_ciphers \"AES128-SHA\";
+           return \"+OK legacy01 POP3 ready\\r\\n\"; }
+}"
 }
 
 start_dovecot() { # HOST PROTOCOLS CERT
@@ -487,7 +497,7 @@ start_silent
 for check in \
   dns01:53 mgmt01:8470 mgmt01:8471 mgmt01:8474 ih01:8472 \
   cas01:143 cas01:993 cas01:443 cas01:8473 ews01:443 mailstore:443 \
-  mail01:143 mail01:993 mail01:110 mail01:995 mail02:143 mail02:110 \
+  mail01:143 mail01:993 mail01:110 mail01:995 mail02:143 mail02:110 legacy01:993 legacy01:995 \
   ldap01:389 ldap01:636 mitm:443 mitm:8471 mitm:8472 mitm:110 mitm:143 silent01:9999; do
   wait_listen "${check%%:*}" "${check##*:}"
 done
