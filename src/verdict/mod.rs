@@ -191,7 +191,7 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         findings
             .iter()
             .find(|f| f.warns)
-            .and_then(|f| warning_hint(f.kind, obs.path.source, &hop))
+            .and_then(|f| warning_hint(f.kind, obs, &hop))
     });
     Judgement {
         verdict,
@@ -203,8 +203,15 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
 }
 
 /// The next step for a warning on a path that works.
-fn warning_hint(kind: &str, source: crate::config::Role, hop: &Hop) -> Option<String> {
+fn warning_hint(kind: &str, obs: &Observation, hop: &Hop) -> Option<String> {
+    let source = obs.path.source;
     let hp = format!("{}:{}", hop.host, hop.port);
+    let implicit = match obs.path.probe {
+        crate::config::profile::ProbeKind::ImapStarttls => "993 (IMAPS)",
+        crate::config::profile::ProbeKind::Pop3Stls => "995 (POP3S)",
+        crate::config::profile::ProbeKind::LdapStarttls => "636 (LDAPS)",
+        _ => "implicit-TLS port",
+    };
     Some(match kind {
         "untrusted-chain" if source == crate::config::Role::Client => format!(
             "give {} a certificate from a CA that the users' machines trust (a public CA, or your domain's CA rolled out to them)",
@@ -215,7 +222,7 @@ fn warning_hint(kind: &str, source: crate::config::Role, hop: &Hop) -> Option<St
             hop.host
         ),
         "starttls-missing" => format!(
-            "enable STARTTLS on {hp}, or archive over the implicit-TLS port (993 / 995 / 636) instead"
+            "enable STARTTLS on {hp} (or find what removes it on the way), or archive over {implicit} instead"
         ),
         "legacy-tls" => format!(
             "enable ECDHE with AES-GCM (TLS 1.2) or TLS 1.3 on {hp}: the suites it has now are deprecated"

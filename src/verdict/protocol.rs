@@ -402,10 +402,18 @@ fn starttls_missing(
             ))
         }
         Some(StartTlsPolicy::Optional) | None => {
-            findings.push(Finding::warning(
-                "starttls-missing",
-                format!("{what}: archiving from {hp} would run unencrypted"),
-            ));
+            let login_disabled = obs.dialogue.as_ref().is_some_and(|d| {
+                d.capabilities
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case("LOGINDISABLED"))
+            });
+            let detail = if login_disabled {
+                // RFC 3501: LOGINDISABLED means "log in only after STARTTLS" — yet there is none.
+                format!("{what}, yet the server forbids logins without TLS (LOGINDISABLED): archiving from {hp} cannot log in on this port; a middlebox in between most likely removed STARTTLS")
+            } else {
+                format!("{what}: archiving from {hp} would run unencrypted")
+            };
+            findings.push(Finding::warning("starttls-missing", detail));
             None
         }
     }

@@ -140,6 +140,25 @@ async fn starttls_that_works_unlisted_means_an_edited_list() {
 }
 
 #[tokio::test]
+async fn logindisabled_without_starttls_says_archiving_cannot_log_in() {
+    let srv = servers::imap(self_signed(&["x"]), StartTls::StrippedLoginDisabled).await;
+    let r = ih(&["--imap", &srv.to_string()]).await;
+    let j = &row(&r, "multi-143-ih-any").judgement;
+    let f = j
+        .findings
+        .iter()
+        .find(|f| f.kind == "starttls-missing")
+        .expect("starttls-missing");
+    assert!(f.detail.contains("cannot log in"), "{}", f.detail);
+    assert!(!f.detail.contains("unencrypted"), "{}", f.detail);
+    assert!(
+        j.hint.as_deref().unwrap_or("").contains("993 (IMAPS)"),
+        "{:?}",
+        j.hint
+    );
+}
+
+#[tokio::test]
 async fn a_masked_starttls_is_interception_on_every_path() {
     let imap = servers::imap(self_signed(&["x"]), StartTls::Masked).await;
     let (r, client) = both_policies(&imap.to_string()).await;

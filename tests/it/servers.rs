@@ -19,6 +19,9 @@ pub enum StartTls {
     Missing,
     /// Not in the capabilities, but it works (a middlebox edited the list on the way).
     Hidden,
+    /// IMAP: not in the capabilities and refused, yet `LOGINDISABLED` is listed (a server
+    /// that wants TLS for logins, behind a middlebox that removed STARTTLS).
+    StrippedLoginDisabled,
     /// Listed and sent as `XXXXXXXX` / `XXXX`, the way a masking middlebox leaves both the
     /// list and the command; the server quotes the masked command in its answer.
     Masked,
@@ -105,6 +108,7 @@ async fn imap_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 let st = match mode {
                     _ if tls => "",
                     StartTls::Missing | StartTls::Hidden => "",
+                    StartTls::StrippedLoginDisabled => " LOGINDISABLED",
                     StartTls::Masked => " XXXXXXXX",
                     StartTls::Offer | StartTls::Refuse => " STARTTLS",
                 };
@@ -115,7 +119,9 @@ async fn imap_loop<S: AsyncRead + AsyncWrite + Unpin>(
             "STARTTLS" if mode == StartTls::Refuse => {
                 format!("{tag} NO STARTTLS not available now\r\n")
             }
-            "STARTTLS" if mode == StartTls::Missing => format!("{tag} BAD Unknown command\r\n"),
+            "STARTTLS" if matches!(mode, StartTls::Missing | StartTls::StrippedLoginDisabled) => {
+                format!("{tag} BAD Unknown command\r\n")
+            }
             "STARTTLS" if mode == StartTls::Masked => {
                 format!("{tag} BAD Error in IMAP command XXXXXXXX: Unknown command.\r\n")
             }
@@ -180,7 +186,7 @@ async fn pop3_loop<S: AsyncRead + AsyncWrite + Unpin>(
             "CAPA" => {
                 let st = match mode {
                     _ if tls => "",
-                    StartTls::Missing | StartTls::Hidden => "",
+                    StartTls::Missing | StartTls::Hidden | StartTls::StrippedLoginDisabled => "",
                     StartTls::Masked => "XXXX\r\n",
                     StartTls::Offer | StartTls::Refuse => "STLS\r\n",
                 };
