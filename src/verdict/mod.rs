@@ -792,12 +792,16 @@ fn broken_beyond_issuer(facts: &TlsFacts) -> bool {
 /// Why the chain is untrusted, the most telling answer first: "unknown CA" only when neither
 /// judge found something more specific (a name, a date).
 fn untrusted_reason(facts: &TlsFacts) -> String {
+    // A name, a date, a revocation: what the admin must fix first. (`Other` is not: on
+    // Windows the OS engine's errors come as bare codes.)
     let specific = |t: &Trust| match t {
-        Trust::Untrusted { problem, reason } if *problem != CertProblem::UnknownIssuer => {
-            Some(reason.clone())
-        }
+        Trust::Untrusted {
+            problem: CertProblem::NameMismatch | CertProblem::Validity | CertProblem::Revoked,
+            reason,
+        } => Some(reason.clone()),
         _ => None,
     };
+    let has_specific = specific(&facts.public).is_some() || specific(&facts.os).is_some();
     let any = |t: &Trust| match t {
         Trust::Untrusted { reason, .. } => Some(reason.clone()),
         Trust::Trusted => None,
@@ -809,15 +813,15 @@ fn untrusted_reason(facts: &TlsFacts) -> String {
         .unwrap_or_else(|| "not trusted".to_string());
     // Unknown issuer, and the chain does not end at a root: the intermediate may be missing.
     if let Some(top) = facts.chain.last().filter(|c| !c.self_signed) {
-        let unknown = [&facts.public, &facts.os].iter().all(|t| {
-            matches!(
-                t,
+        let unknown = !has_specific
+            && !facts.os.is_trusted()
+            && matches!(
+                facts.public,
                 Trust::Untrusted {
                     problem: CertProblem::UnknownIssuer,
                     ..
                 }
-            )
-        });
+            );
         if unknown {
             why = format!(
                 "issued by {}, which is neither in the chain the server sent nor a trusted root: a missing intermediate certificate on the server, or a private CA",
