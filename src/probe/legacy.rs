@@ -97,8 +97,9 @@ fn ext(out: &mut Vec<u8>, kind: u16, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// The `ClientHello` record: TLS 1.2 at most (no `supported_versions`), every suite of
-/// [`SUITES`], SNI when `sni` is a name, the groups and signature schemes old servers need.
+/// The `ClientHello` record: TLS 1.2 at most (no `supported_versions`), every suite this
+/// module knows (modern ones first, then the legacy ones), SNI when `sni` is a name, the
+/// groups and signature schemes old servers need.
 #[must_use]
 pub fn client_hello(sni: Option<&str>, random: [u8; 32]) -> Vec<u8> {
     let mut exts = Vec::new();
