@@ -137,6 +137,10 @@ expect_not "client02 -> cas01:143 STARTTLS stripped from CAPABILITY" 'STARTTLS' 
   dialog client02 cas01.lab.test 143 'a CAPABILITY\r\nb LOGOUT\r\n'
 expect "client02 -> cas01:143 STARTTLS command refused" '^b BAD' \
   dialog client02 cas01.lab.test 143 'a CAPABILITY\r\nb STARTTLS\r\nc LOGOUT\r\n'
+expect "proxy01:3128 (squid ssl-bump) re-signs my.mailstore.com" 'issuer=.*CN = Example Corp Web Gateway CA' \
+  tls mgmt01 my.mailstore.com:443 -proxy proxy01.lab.test:3128 -servername my.mailstore.com
+expect "proxy01:3129 (squid CONNECT) passes my.mailstore.com through" 'issuer=.*CN = MSC Lab Public Root CA' \
+  tls mgmt01 my.mailstore.com:443 -proxy proxy01.lab.test:3129 -servername my.mailstore.com
 expect "legacy01:993 speaks TLS 1.0 only" 'Protocol *: TLSv1$' \
   tls ih01 legacy01.lab.test:993 -cipher 'ALL:@SECLEVEL=0'
 expect "legacy01:995 speaks TLS 1.2 with RSA key exchange only" 'Cipher is AES128-SHA' \

@@ -154,6 +154,8 @@ def run_tool(run: Run, tool: str, pki: str, default_args: list[str], outdir: str
         if flag in args and flag in extra:
             i = extra.index(flag)
             del extra[i:i + 2]
+    if "--proxy" in args and "--no-proxy" in extra:
+        extra.remove("--no-proxy")
     cmd = ["ip", "netns", "exec", run.ns, tool, *args, *extra]
     print(f"--- run {run.name}: {run.about}")
     print(f"    ip netns exec {run.ns} mssp-check {' '.join(args + extra)}")

@@ -38,6 +38,7 @@ LAB_HOSTS=(
   ih02:16      # second Instance Host: "bad network" source; nothing listens on 8472
   client03:17  # archive user behind a middlebox that hides STARTTLS from CAPABILITY (source only)
   legacy01:18  # old customer mail server: IMAPS TLS 1.0 only, POP3S TLS 1.2 with RSA key exchange only
+  proxy01:19   # explicit HTTP proxy, squid: 3128 ssl-bump (re-signs with its CA), 3129 CONNECT only
 )
 
 # An address that is routed nowhere: the router drops it silently. Used as the

@@ -75,6 +75,8 @@ pki_make_all() {
   # Named like the product whose signatures mssp-check knows (issuer CN
   # "FortiGate CA", O "Fortinet"). A lab key, made at up time; not Fortinet's.
   pki_ca fortigate-ca "/C=US/ST=California/L=Sunnyvale/O=Fortinet/OU=Certificate Authority (msc lab only)/CN=FortiGate CA"
+  # A company's own web-gateway CA: no product name, trusted nowhere (squid ssl-bump).
+  pki_ca squid-ca "/O=Example Corp (msc lab only)/CN=Example Corp Web Gateway CA"
 
   pki_leaf public-root mailstore "/O=MailStore Software GmbH (lab stand-in)/CN=my.mailstore.com" \
     "DNS:my.mailstore.com,IP:$(lab_v4 mailstore),IP:$(lab_v6 mailstore)"
