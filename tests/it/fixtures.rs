@@ -115,6 +115,17 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// A TLS acceptor serving `id` (TLS 1.2 and 1.3, no client authentication).
+pub fn acceptor(id: Identity) -> tokio_rustls::TlsAcceptor {
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(id.chain, id.key)
+        .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 /// What a TLS test server does after the handshake.
 #[derive(Clone, Copy, Debug)]
 pub enum Serve {
@@ -131,13 +142,7 @@ pub const HTTP_OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConte
 
 /// A TLS server on `bind` (e.g. "127.0.0.1:0") that completes handshakes and then serves.
 pub async fn tls_server(bind: &str, id: Identity, serve: Serve) -> SocketAddr {
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(id.chain, id.key)
-        .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = acceptor(id);
     let listener = TcpListener::bind(bind).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -354,4 +359,27 @@ pub async fn connect_proxy(allow: bool) -> SocketAddr {
         }
     });
     addr
+}
+
+/// What TLS inspection does with one connection: end the client's TLS on `down` with
+/// `acceptor`, open a TLS session of its own to `upstream` (any certificate), copy between.
+pub async fn terminate_and_forward<S>(
+    down: S,
+    acceptor: tokio_rustls::TlsAcceptor,
+    upstream: SocketAddr,
+    name: rustls::pki_types::ServerName<'static>,
+    tls: Arc<mssp_check::probe::tls::TlsContext>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Ok(mut down) = acceptor.accept(down).await else {
+        return;
+    };
+    let Ok(up) = tokio::net::TcpStream::connect(upstream).await else {
+        return;
+    };
+    let Ok((mut up, _)) = tls.handshake(up, &name).await else {
+        return;
+    };
+    let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
 }

@@ -368,15 +368,7 @@ async fn a_proxy_that_fails_is_named_as_the_hop() {
 async fn inspecting_proxy(ca: &Ca) -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let id = ca.leaf(&["ms.test"]);
-    let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(id.chain, id.key)
-    .expect("config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let acceptor = fixtures::acceptor(id);
     let tls = std::sync::Arc::new(mssp_check::probe::tls::TlsContext::new(&[]).expect("tls"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -407,17 +399,9 @@ async fn inspecting_proxy(ca: &Ca) -> std::net::SocketAddr {
                 {
                     return;
                 }
-                let Ok(mut down) = acceptor.accept(s).await else {
-                    return;
-                };
-                let Ok(up) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-                    return;
-                };
+                let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], port));
                 let name = rustls::pki_types::ServerName::try_from("ms.test").expect("name");
-                let Ok((mut up, _)) = tls.handshake(up, &name).await else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                fixtures::terminate_and_forward(s, acceptor, upstream, name, tls).await;
             });
         }
     });

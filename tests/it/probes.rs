@@ -274,25 +274,16 @@ async fn public_endpoint_needs_a_public_chain() {
         .is_trusted());
 }
 
-/// `SSL_CERT_FILE` steers only the Linux trust store; Windows and macOS ask the OS's own
-/// chain engine.
+/// Runs the binary (the environment is per process) as `--role server` against a
+/// my.mailstore.com stand-in at `ms`, with `ca` as this machine's only trusted root; returns
+/// the stand-in's JSON row and the exit code.
 #[cfg(not(any(windows, target_os = "macos")))]
-#[tokio::test]
-async fn a_locally_trusted_root_on_a_public_endpoint_is_intercepted() {
-    // SSL_CERT_FILE steers the OS store on Linux; the environment is per process, so this
-    // runs the binary.
-    let av = Ca::new(
-        "Kaspersky Anti-Virus Personal Root Certificate",
-        "AO Kaspersky Lab (TEST)",
-    );
-    let ms = fixtures::tls_server(
-        "127.0.0.1:0",
-        av.leaf(&["127.0.0.1"]),
-        Serve::Answer(HTTP_OK),
-    )
-    .await;
+async fn mailstore_row_with_os_store(
+    ms: std::net::SocketAddr,
+    ca: &Ca,
+) -> (serde_json::Value, Option<i32>) {
     let dir = tempfile::tempdir().expect("tmp");
-    let store = av.write(dir.path(), "os-store.pem");
+    let store = ca.write(dir.path(), "os-store.pem");
     let out = tokio::task::spawn_blocking(move || {
         crate::bin()
             .args([
@@ -311,11 +302,35 @@ async fn a_locally_trusted_root_on_a_public_endpoint_is_intercepted() {
     .await
     .expect("join");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let res = doc["results"].as_array().expect("results");
-    let ms_row = res
-        .iter()
-        .find(|r| r["path"] == "single-443-server-mailstore")
+    let row = doc["results"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["path"] == "single-443-server-mailstore")
+        })
+        .cloned()
         .expect("row");
+    (row, out.status.code())
+}
+
+/// `SSL_CERT_FILE` steers only the Linux trust store; Windows and macOS ask the OS's own
+/// chain engine.
+#[cfg(not(any(windows, target_os = "macos")))]
+#[tokio::test]
+async fn a_locally_trusted_root_on_a_public_endpoint_is_intercepted() {
+    // SSL_CERT_FILE steers the OS store on Linux; the environment is per process, so this
+    // runs the binary.
+    let av = Ca::new(
+        "Kaspersky Anti-Virus Personal Root Certificate",
+        "AO Kaspersky Lab (TEST)",
+    );
+    let ms = fixtures::tls_server(
+        "127.0.0.1:0",
+        av.leaf(&["127.0.0.1"]),
+        Serve::Answer(HTTP_OK),
+    )
+    .await;
+    let (ms_row, code) = mailstore_row_with_os_store(ms, &av).await;
     assert_eq!(ms_row["verdict"], "intercepted", "{ms_row}");
     assert_eq!(ms_row["tls"]["trusted_os"], true);
     assert_eq!(ms_row["tls"]["trusted_public"], false);
@@ -330,7 +345,7 @@ async fn a_locally_trusted_root_on_a_public_endpoint_is_intercepted() {
             .contains("Kaspersky"),
         "{finding}"
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(code, Some(1));
 }
 
 #[tokio::test]
@@ -476,34 +491,7 @@ async fn a_local_root_is_named_even_when_the_name_does_not_fit() {
         Serve::Answer(HTTP_OK),
     )
     .await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = corp.write(dir.path(), "os-store.pem");
-    let out = tokio::task::spawn_blocking(move || {
-        crate::bin()
-            .args([
-                "--role",
-                "server",
-                "--mailstore-host",
-                &ms.to_string(),
-                "--format",
-                "json",
-            ])
-            .env("SSL_CERT_FILE", &store)
-            .env_remove("SSL_CERT_DIR")
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("join");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let row = doc["results"]
-        .as_array()
-        .and_then(|r| {
-            r.iter()
-                .find(|r| r["path"] == "single-443-server-mailstore")
-        })
-        .cloned()
-        .expect("row");
+    let (row, _) = mailstore_row_with_os_store(ms, &corp).await;
     assert_eq!(row["verdict"], "intercepted", "{row}");
     assert_eq!(row["tls"]["trusted_os"], false, "the name does not fit");
     let kinds: Vec<&str> = row["findings"]

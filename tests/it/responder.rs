@@ -204,15 +204,7 @@ async fn a_wrong_token_is_not_proof() {
 /// A relay that ends TLS with exactly the responder's certificate and key (SSL offload, a
 /// WAF) and opens a new session to it.
 async fn same_key_relay(upstream: SocketAddr, id: crate::fixtures::Identity) -> SocketAddr {
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(id.chain, id.key)
-    .expect("config");
-    relay_with(upstream, tokio_rustls::TlsAcceptor::from(Arc::new(server))).await
+    relay_with(upstream, crate::fixtures::acceptor(id)).await
 }
 
 #[tokio::test]
@@ -252,15 +244,7 @@ async fn a_relay_with_the_servers_own_key_is_caught_by_the_session() {
 async fn relay(upstream: SocketAddr) -> SocketAddr {
     let ca = Ca::new("Corporate Inspection CA", "Example Corp");
     let id = ca.leaf(&["127.0.0.1"]);
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(id.chain, id.key)
-    .expect("config");
-    relay_with(upstream, tokio_rustls::TlsAcceptor::from(Arc::new(server))).await
+    relay_with(upstream, crate::fixtures::acceptor(id)).await
 }
 
 /// Accepts TLS with `acceptor`, opens a new TLS session to `upstream`, and copies between.
@@ -273,19 +257,10 @@ async fn relay_with(upstream: SocketAddr, acceptor: tokio_rustls::TlsAcceptor) -
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let (acceptor, tls) = (acceptor.clone(), Arc::clone(&tls));
-            tokio::spawn(async move {
-                let Ok(mut down) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let Ok(up) = tokio::net::TcpStream::connect(upstream).await else {
-                    return;
-                };
-                let name = rustls::pki_types::ServerName::IpAddress(upstream.ip().into());
-                let Ok((mut up, _)) = tls.handshake(up, &name).await else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
-            });
+            let name = rustls::pki_types::ServerName::IpAddress(upstream.ip().into());
+            tokio::spawn(crate::fixtures::terminate_and_forward(
+                tcp, acceptor, upstream, name, tls,
+            ));
         }
     });
     addr

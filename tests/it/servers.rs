@@ -2,7 +2,6 @@
 //! STARTTLS offered, missing or refused, and the TLS upgrade done with tokio-rustls.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,15 +29,7 @@ pub enum StartTls {
 }
 
 fn acceptor(id: Identity) -> TlsAcceptor {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(id.chain, id.key)
-    .expect("server config");
-    TlsAcceptor::from(Arc::new(config))
+    crate::fixtures::acceptor(id)
 }
 
 async fn serve<F, Fut>(session: F) -> SocketAddr
