@@ -69,11 +69,9 @@ impl Dns {
             o.attempts = 1;
             // Each name is looked up once per run; a cache would only hide changes between runs.
             o.cache_size = 0;
-            // `--dns-server` asks that server, as `dig @server` does; the hosts file is the
-            // system configuration's business.
-            if server.is_some() {
-                o.use_hosts_file = ResolveHosts::Never;
-            }
+            // The hosts file is read once, by `Dns` itself, before DNS (and only with the
+            // system's configuration: `--dns-server` asks that server, as `dig @server` does).
+            o.use_hosts_file = ResolveHosts::Never;
             b.build()
                 .map_err(|e| format!("cannot start the DNS resolver: {e}"))
         });
@@ -94,17 +92,21 @@ impl Dns {
     fn in_hosts_file(&self, name: &str) -> Option<Vec<IpAddr>> {
         let hosts = self.hosts.as_ref()?;
         let name = Name::from_utf8(name).ok()?;
-        let mut found = Vec::new();
-        for rtype in [RecordType::A, RecordType::AAAA] {
-            let Some(lookup) = hosts.lookup_static_host(&Query::query(name.clone(), rtype)) else {
-                continue;
-            };
-            for ip in lookup.answers().iter().filter_map(|r| r.data.ip_addr()) {
-                if !found.contains(&ip) {
-                    found.push(ip);
-                }
-            }
-        }
+        let found = ipv4_first(
+            [RecordType::A, RecordType::AAAA]
+                .into_iter()
+                .flat_map(|rtype| {
+                    hosts
+                        .lookup_static_host(&Query::query(name.clone(), rtype))
+                        .into_iter()
+                        .flat_map(|l| {
+                            l.answers()
+                                .iter()
+                                .filter_map(|r| r.data.ip_addr())
+                                .collect::<Vec<_>>()
+                        })
+                }),
+        );
         (!found.is_empty()).then_some(found)
     }
 
@@ -162,19 +164,11 @@ impl Dns {
             Err(_) => Err(DnsFailure::Timeout),
             Ok(Err(e)) => Err(classify(&e)),
             Ok(Ok(lookup)) => {
-                let mut v4: Vec<IpAddr> = Vec::new();
-                let mut v6: Vec<IpAddr> = Vec::new();
-                for ip in lookup.iter() {
-                    let list = if ip.is_ipv4() { &mut v4 } else { &mut v6 };
-                    if !list.contains(&ip) {
-                        list.push(ip);
-                    }
-                }
-                v4.extend(v6);
-                if v4.is_empty() {
+                let found = ipv4_first(lookup.iter());
+                if found.is_empty() {
                     Err(DnsFailure::NoAddress)
                 } else {
-                    Ok(v4)
+                    Ok(found)
                 }
             }
         }
@@ -185,16 +179,21 @@ impl Dns {
 async fn getaddrinfo(name: &str, limit: Duration) -> Option<Vec<IpAddr>> {
     let lookup = tokio::net::lookup_host((name, 0));
     let found = tokio::time::timeout(limit, lookup).await.ok()?.ok()?;
+    let found = ipv4_first(found.map(|sa| sa.ip()));
+    (!found.is_empty()).then_some(found)
+}
+
+/// The addresses without repeats, IPv4 first, each family in the order given.
+fn ipv4_first(ips: impl IntoIterator<Item = IpAddr>) -> Vec<IpAddr> {
     let (mut v4, mut v6): (Vec<IpAddr>, Vec<IpAddr>) = (Vec::new(), Vec::new());
-    for sa in found {
-        let ip = sa.ip();
+    for ip in ips {
         let list = if ip.is_ipv4() { &mut v4 } else { &mut v6 };
         if !list.contains(&ip) {
             list.push(ip);
         }
     }
     v4.extend(v6);
-    (!v4.is_empty()).then_some(v4)
+    v4
 }
 
 fn classify(e: &NetError) -> DnsFailure {

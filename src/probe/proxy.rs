@@ -172,21 +172,14 @@ async fn read_head(s: &mut TcpStream) -> io::Result<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        // The first line is in: something that is not an HTTP proxy (an SSH banner, TLS
-        // bytes) would never end a head; say what it is now.
-        if head.ends_with(b"\n") && !head.starts_with(b"HTTP/") {
+        // Something that is not an HTTP proxy (an SSH banner, TLS bytes) would never end a
+        // head: say what it is once its first line is in, or after 64 bytes without one.
+        let first_line_done = head.ends_with(b"\n") || (head.len() >= 64 && !head.contains(&b'\n'));
+        if first_line_done && !head.starts_with(b"HTTP/") {
             let line = String::from_utf8_lossy(&head);
             return Err(io::Error::other(ProxyRefused {
                 status: 0,
                 line: crate::sanitize::printable(line.trim_end(), 80),
-            }));
-        }
-        // ... and one without a line end at all (binary, TLS).
-        if head.len() >= 64 && !head.starts_with(b"HTTP/") && !head.contains(&b'\n') {
-            let line = String::from_utf8_lossy(&head);
-            return Err(io::Error::other(ProxyRefused {
-                status: 0,
-                line: crate::sanitize::printable(&line, 80),
             }));
         }
         if head.len() >= MAX_CONNECT_HEAD {

@@ -281,7 +281,6 @@ pub fn describe_cert_error(e: &rustls::Error, name: &ServerName<'_>) -> String {
                 format!("the certificate is not valid for {}", name.to_str())
             }
             CertificateError::Revoked => "the certificate is revoked".into(),
-            CertificateError::BadSignature => "a signature in the chain does not verify, or uses what current TLS clients refuse (SHA-1, an RSA key under 2048 bits)".into(),
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
                 "the certificate is not for TLS servers".into()
             }

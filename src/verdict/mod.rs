@@ -525,11 +525,13 @@ fn alert(description: &str, client_cert_requested: bool, hop: &Hop) -> Triple {
             "the server requires a client certificate (it asked for one; this tool has none) — alert {description}"
         );
         // MailStore's own peers may present certificates to each other: the path is open.
+        // The caller files this as the warning `client-cert-required`, whose hint is the next
+        // step.
         if hop.internal {
             return (
                 Verdict::Ok,
                 format!("{reason}; the TLS handshake reached the service"),
-                Some(format!("nothing to do if {hp} is MailStore's service; otherwise check which service asks for client certificates there")),
+                None,
             );
         }
         return (
