@@ -10,41 +10,12 @@ use tokio_rustls::client::TlsStream;
 
 use super::deadline::Deadline;
 use super::http::{get_request_with, HttpResponse};
-use super::starttls::{Action, Dialogue};
+use super::starttls::{Action, Script};
 use super::tls::{Tap, TlsContext};
 use crate::observation::{Phase, ProtocolEnd, TlsFacts, TlsFailure};
 
 /// One read takes at most this many bytes; the machines cap what they keep.
 const READ_CHUNK: usize = 4096;
-
-/// What the driver needs from a machine; every [`Dialogue`] is one, and so is an HTTP
-/// exchange.
-pub trait Script {
-    fn poll(&mut self) -> Action;
-    fn receive(&mut self, bytes: &[u8]);
-    fn eof(&mut self);
-    fn tls_established(&mut self);
-    /// The step the machine is in, named in timeouts.
-    fn step(&self) -> &'static str;
-}
-
-impl<D: Dialogue> Script for D {
-    fn poll(&mut self) -> Action {
-        Dialogue::poll(self)
-    }
-    fn receive(&mut self, bytes: &[u8]) {
-        Dialogue::receive(self, bytes);
-    }
-    fn eof(&mut self) {
-        Dialogue::eof(self);
-    }
-    fn tls_established(&mut self) {
-        Dialogue::tls_established(self);
-    }
-    fn step(&self) -> &'static str {
-        Dialogue::step(self)
-    }
-}
 
 /// One HTTP/1.1 GET and its answer.
 #[derive(Debug)]

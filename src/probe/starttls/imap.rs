@@ -4,7 +4,10 @@
 //! answers BAD, one whose list a middlebox edited upgrades anyway, and a middlebox that masks
 //! the command (`XXXXXXXX`) shows in the server's answer. The verdict tells these apart.
 
-use super::{add_capability, text, Action, Core, Dialogue, Expect, Failure, Transcript, MAX_TEXT};
+use super::{
+    add_capability, advance_lines, text, Action, Core, Expect, Failure, LineProtocol, Protocol,
+    MAX_TEXT,
+};
 
 const GREETING: Expect = Expect {
     protocol: "imap",
@@ -119,59 +122,6 @@ impl Imap {
         starttls
     }
 
-    fn on_line(&mut self, raw: &[u8]) {
-        let line = String::from_utf8_lossy(raw);
-        if self.step != Step::Logout && ends_with_literal(&line) {
-            let detail = format!("unexpected literal in {:?}", text(raw, MAX_TEXT));
-            return self.core.abort(Failure::Malformed { detail });
-        }
-        let l = split(&line);
-        match self.step {
-            Step::Greeting => self.on_greeting(&l, raw),
-            Step::Capability { tls } if l.tag == "*" => {
-                if l.word.eq_ignore_ascii_case("CAPABILITY") {
-                    let atoms: Vec<&str> = l.rest.split_ascii_whitespace().collect();
-                    self.answer_starttls |= self.record_atoms(&atoms, tls);
-                } else {
-                    self.on_other_untagged(&l, raw);
-                }
-            }
-            Step::StartTls if l.tag == "*" => self.on_other_untagged(&l, raw),
-            Step::Capability { .. } | Step::StartTls if l.tag != self.tag => {
-                let detail = format!("unexpected line {:?}", text(raw, MAX_TEXT));
-                self.core.abort(Failure::Malformed { detail });
-            }
-            Step::Capability { tls } => match l.word.to_ascii_uppercase().as_str() {
-                "OK" => self.after_capability(tls, true),
-                "NO" | "BAD" => self.after_capability(tls, false),
-                _ => self.bad_status(raw),
-            },
-            Step::StartTls => {
-                let response = text(raw, MAX_TEXT);
-                self.core.transcript.starttls_response = Some(response.clone());
-                match l.word.to_ascii_uppercase().as_str() {
-                    "OK" => {
-                        self.core.begin_tls();
-                        self.step = Step::AwaitTls;
-                    }
-                    // Refusing what was not offered is the normal answer, not a failure.
-                    "NO" | "BAD" if self.core.transcript.starttls_offered != Some(true) => {
-                        self.command("LOGOUT", Step::Logout);
-                    }
-                    "NO" | "BAD" => {
-                        self.core.fail(Failure::StartTlsRefused { response });
-                        self.command("LOGOUT", Step::Logout);
-                    }
-                    _ => self.bad_status(raw),
-                }
-            }
-            // `* BYE` and any other untagged line are normal here; the tagged answer ends it.
-            Step::Logout if l.tag == self.tag => self.core.finish(),
-            // AwaitTls: unreachable, poll never reads in this step.
-            Step::Logout | Step::AwaitTls => {}
-        }
-    }
-
     fn on_greeting(&mut self, l: &Line<'_>, raw: &[u8]) {
         let word = l.word.to_ascii_uppercase();
         if l.tag != "*" || !matches!(word.as_str(), "OK" | "PREAUTH" | "BYE") {
@@ -225,71 +175,29 @@ impl Imap {
         self.core.transcript.starttls_offered = offered;
         self.command("STARTTLS", Step::StartTls);
     }
-
-    fn on_eof(&mut self) {
-        match self.step {
-            Step::Logout => self.core.finish(),
-            // Hanging up on a STARTTLS it never offered: as good as BAD.
-            Step::StartTls if self.core.transcript.starttls_offered != Some(true) => {
-                self.core.finish();
-            }
-            Step::Greeting => {
-                let f = self.core.inbox.eof_failure("greeting");
-                self.core.abort(f);
-            }
-            Step::Capability { .. } | Step::StartTls | Step::AwaitTls => {
-                let during = self.step();
-                self.core.abort(Failure::Closed { during });
-            }
-        }
-    }
 }
 
-impl Dialogue for Imap {
-    fn poll(&mut self) -> Action {
-        loop {
-            if let Some(action) = self.core.next_action() {
-                return action;
-            }
-            if self.step == Step::AwaitTls {
-                return Action::StartTls;
-            }
-            match self.core.inbox.take_line() {
-                Some(line) => self.on_line(&line),
-                None if self.core.inbox.at_eof() => self.on_eof(),
-                None => return Action::Recv,
-            }
-        }
+impl Protocol for Imap {
+    fn core(&self) -> &Core {
+        &self.core
     }
 
-    fn receive(&mut self, bytes: &[u8]) {
-        self.core.receive(bytes);
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
     }
 
-    fn eof(&mut self) {
-        self.core.inbox.set_eof();
+    fn advance(&mut self) -> Option<Action> {
+        advance_lines(self)
     }
 
-    fn tls_established(&mut self) {
+    fn upgraded(&mut self) {
         if self.step == Step::AwaitTls {
             self.core.transcript.upgraded = true;
             self.command("CAPABILITY", Step::Capability { tls: true });
         }
     }
 
-    fn buffered(&self) -> usize {
-        self.core.inbox.pending().len()
-    }
-
-    fn transcript(&self) -> &Transcript {
-        &self.core.transcript
-    }
-
-    fn outcome(&self) -> Result<(), &Failure> {
-        self.core.outcome()
-    }
-
-    fn step(&self) -> &'static str {
+    fn step_name(&self) -> &'static str {
         if self.core.is_done() {
             return "done";
         }
@@ -304,9 +212,87 @@ impl Dialogue for Imap {
     }
 }
 
+impl LineProtocol for Imap {
+    fn awaiting_tls(&self) -> bool {
+        self.step == Step::AwaitTls
+    }
+
+    fn on_line(&mut self, raw: &[u8]) {
+        let line = String::from_utf8_lossy(raw);
+        if self.step != Step::Logout && ends_with_literal(&line) {
+            let detail = format!("unexpected literal in {:?}", text(raw, MAX_TEXT));
+            return self.core.abort(Failure::Malformed { detail });
+        }
+        let l = split(&line);
+        match self.step {
+            Step::Greeting => self.on_greeting(&l, raw),
+            Step::Capability { tls } if l.tag == "*" => {
+                if l.word.eq_ignore_ascii_case("CAPABILITY") {
+                    let atoms: Vec<&str> = l.rest.split_ascii_whitespace().collect();
+                    self.answer_starttls |= self.record_atoms(&atoms, tls);
+                } else {
+                    self.on_other_untagged(&l, raw);
+                }
+            }
+            Step::StartTls if l.tag == "*" => self.on_other_untagged(&l, raw),
+            Step::Capability { .. } | Step::StartTls if l.tag != self.tag => {
+                let detail = format!("unexpected line {:?}", text(raw, MAX_TEXT));
+                self.core.abort(Failure::Malformed { detail });
+            }
+            Step::Capability { tls } => match l.word.to_ascii_uppercase().as_str() {
+                "OK" => self.after_capability(tls, true),
+                "NO" | "BAD" => self.after_capability(tls, false),
+                _ => self.bad_status(raw),
+            },
+            Step::StartTls => {
+                let response = text(raw, MAX_TEXT);
+                self.core.transcript.starttls_response = Some(response.clone());
+                match l.word.to_ascii_uppercase().as_str() {
+                    "OK" => {
+                        self.core.begin_tls();
+                        self.step = Step::AwaitTls;
+                    }
+                    // Refusing what was not offered is the normal answer, not a failure.
+                    "NO" | "BAD" if self.core.transcript.starttls_offered != Some(true) => {
+                        self.command("LOGOUT", Step::Logout);
+                    }
+                    "NO" | "BAD" => {
+                        self.core.fail(Failure::StartTlsRefused { response });
+                        self.command("LOGOUT", Step::Logout);
+                    }
+                    _ => self.bad_status(raw),
+                }
+            }
+            // `* BYE` and any other untagged line are normal here; the tagged answer ends it.
+            Step::Logout if l.tag == self.tag => self.core.finish(),
+            // AwaitTls: unreachable, poll never reads in this step.
+            Step::Logout | Step::AwaitTls => {}
+        }
+    }
+
+    fn on_eof(&mut self) {
+        match self.step {
+            Step::Logout => self.core.finish(),
+            // Hanging up on a STARTTLS it never offered: as good as BAD.
+            Step::StartTls if self.core.transcript.starttls_offered != Some(true) => {
+                self.core.finish();
+            }
+            Step::Greeting => {
+                let f = self.core.inbox.eof_failure("greeting");
+                self.core.abort(f);
+            }
+            Step::Capability { .. } | Step::StartTls | Step::AwaitTls => {
+                let during = self.step_name();
+                self.core.abort(Failure::Closed { during });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::script::{self, run};
+    use super::super::{Dialogue, Script, Transcript};
     use super::super::{MAX_LINE, MAX_TOTAL};
     use super::*;
 

@@ -4,7 +4,7 @@ use super::ber::{
     header, integer, malformed, tlv, Reader, BOOLEAN, ENUMERATED, INTEGER, OCTET_STRING, SEQUENCE,
     SET,
 };
-use super::{add_capability, text, Action, Core, Dialogue, Expect, Failure, Transcript, MAX_TEXT};
+use super::{add_capability, text, Action, Core, Expect, Failure, Protocol, MAX_TEXT};
 
 const STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 const NOTICE_OF_DISCONNECTION_OID: &[u8] = b"1.3.6.1.4.1.1466.20036";
@@ -280,68 +280,52 @@ impl Ldap {
     }
 }
 
-impl Dialogue for Ldap {
-    fn poll(&mut self) -> Action {
-        loop {
-            if let Some(action) = self.core.next_action() {
-                return action;
+impl Protocol for Ldap {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    fn advance(&mut self) -> Option<Action> {
+        match self.step {
+            Step::AwaitTls => return Some(Action::StartTls),
+            Step::Start => {
+                let request = if self.implicit {
+                    root_dse_request()
+                } else {
+                    start_tls_request()
+                };
+                self.core.send(request);
+                self.step = Step::Answer;
             }
-            match self.step {
-                Step::AwaitTls => return Action::StartTls,
-                Step::Start => {
-                    let request = if self.implicit {
-                        root_dse_request()
-                    } else {
-                        start_tls_request()
-                    };
-                    self.core.send(request);
-                    self.step = Step::Answer;
-                }
-                Step::Answer => match self.next_message() {
-                    Ok(Some(body)) => {
-                        if let Err(f) = self.on_message(&body) {
-                            self.core.abort(f);
-                        }
-                    }
-                    Ok(None) if self.core.inbox.at_eof() => {
-                        let f = self.core.inbox.eof_failure(self.step());
+            Step::Answer => match self.next_message() {
+                Ok(Some(body)) => {
+                    if let Err(f) = self.on_message(&body) {
                         self.core.abort(f);
                     }
-                    Ok(None) => return Action::Recv,
-                    Err(f) => self.core.abort(f),
-                },
-            }
+                }
+                Ok(None) if self.core.inbox.at_eof() => {
+                    let f = self.core.inbox.eof_failure(self.step_name());
+                    self.core.abort(f);
+                }
+                Ok(None) => return Some(Action::Recv),
+                Err(f) => self.core.abort(f),
+            },
         }
+        None
     }
 
-    fn receive(&mut self, bytes: &[u8]) {
-        self.core.receive(bytes);
-    }
-
-    fn eof(&mut self) {
-        self.core.inbox.set_eof();
-    }
-
-    fn tls_established(&mut self) {
+    fn upgraded(&mut self) {
         if self.step == Step::AwaitTls && !self.core.is_done() {
             self.core.transcript.upgraded = true;
             self.unbind_and_finish();
         }
     }
 
-    fn buffered(&self) -> usize {
-        self.core.inbox.pending().len()
-    }
-
-    fn transcript(&self) -> &Transcript {
-        &self.core.transcript
-    }
-
-    fn outcome(&self) -> Result<(), &Failure> {
-        self.core.outcome()
-    }
-
-    fn step(&self) -> &'static str {
+    fn step_name(&self) -> &'static str {
         match (self.core.is_done(), self.step, self.implicit) {
             (true, _, _) => "done",
             (false, Step::AwaitTls, _) => "tls",
@@ -355,6 +339,7 @@ impl Dialogue for Ldap {
 mod tests {
     use super::super::script::{self, hex, hex_string, run};
     use super::super::MAX_TOTAL;
+    use super::super::{Dialogue, Script};
     use super::*;
 
     const STARTTLS_REQUEST: &str = "30 1d 02 01 01 77 18 80 16 31 2e 33 2e 36 2e 31 2e 34 2e 31 2e 31 34 36 36 2e 32 30 30 33 37";

@@ -1,10 +1,13 @@
 //! Sans-IO STARTTLS dialogues: the `Dialogue` contract, the transcript, the failures, the bounded input buffer and the protocol sniffer shared by the IMAP, POP3 and LDAP machines.
 //!
-//! The machines never touch a socket or a clock. A driver loops on [`Dialogue::poll`]:
+//! The machines never touch a socket or a clock. A driver loops on [`Script::poll`]:
 //! `Send` → write the bytes; `Recv` → read once and hand *everything* read to
-//! [`Dialogue::receive`] (or call [`Dialogue::eof`] on a zero-byte read); `StartTls` → run
-//! the TLS handshake on the same stream and call [`Dialogue::tls_established`]; `Done` → stop
+//! [`Script::receive`] (or call [`Script::eof`] on a zero-byte read); `StartTls` → run
+//! the TLS handshake on the same stream and call [`Script::tls_established`]; `Done` → stop
 //! and read [`Dialogue::outcome`] and [`Dialogue::transcript`].
+//!
+//! Each protocol implements [`Protocol`] (and [`LineProtocol`] when it is line-based); the
+//! contract's shared methods come from the generic impls here, written once.
 
 mod ber;
 pub mod imap;
@@ -12,7 +15,8 @@ pub mod ldap;
 pub mod pop3;
 mod shared;
 
-pub(crate) use shared::{add_capability, compatible, not_protocol, text, Core, Expect};
+pub use shared::Core;
+pub(crate) use shared::{add_capability, compatible, not_protocol, text, Expect};
 
 /// Longest protocol line: bytes before the LF (a CR counts).
 pub const MAX_LINE: usize = 8 * 1024;
@@ -41,8 +45,9 @@ pub enum Action {
     Done,
 }
 
-/// A protocol dialogue that a driver runs over a socket.
-pub trait Dialogue {
+/// The I/O-free contract between a machine and the driver (`probe::dialogue::drive`): every
+/// [`Dialogue`] is one, and so is an HTTP exchange.
+pub trait Script {
     /// What the driver must do next. After `Send`: write the bytes, then poll again. After
     /// `Recv`: read (with its own timeout), call `receive`/`eof`, then poll. After `StartTls`:
     /// run the TLS handshake on the same stream, call `tls_established`, then poll again
@@ -54,6 +59,12 @@ pub trait Dialogue {
     fn eof(&mut self);
     /// The TLS handshake requested by `StartTls` completed.
     fn tls_established(&mut self);
+    /// The step the machine is in, for naming a driver timeout ("greeting", "capability", ...).
+    fn step(&self) -> &'static str;
+}
+
+/// A mail or directory dialogue: a [`Script`] that keeps a transcript and an outcome.
+pub trait Dialogue: Script {
     /// Buffered bytes not yet consumed. The machine counts them as
     /// `injected_after_upgrade` (CVE-2011-0411-style) and drops them when it returns
     /// `StartTls`, so this is 0 whenever `StartTls` is returned.
@@ -65,8 +76,82 @@ pub trait Dialogue {
     /// # Errors
     /// The first failure of the dialogue.
     fn outcome(&self) -> Result<(), &Failure>;
-    /// The step the machine is in, for naming a driver timeout ("greeting", "capability", ...).
-    fn step(&self) -> &'static str;
+}
+
+/// What one protocol adds to the shared [`Core`] (input buffer, output, transcript, result).
+/// [`Script`] and [`Dialogue`] come with it: a new protocol implements this trait (and, if it
+/// is line-based, [`LineProtocol`]) and nothing else.
+pub trait Protocol {
+    fn core(&self) -> &Core;
+    fn core_mut(&mut self) -> &mut Core;
+    /// Works on what is buffered: `Some(action)` goes to the driver, `None` means "look again"
+    /// (something was consumed or queued).
+    fn advance(&mut self) -> Option<Action>;
+    /// The TLS handshake asked for by `StartTls` completed.
+    fn upgraded(&mut self);
+    /// The step the machine is in, named in timeouts and failures.
+    fn step_name(&self) -> &'static str;
+}
+
+impl<P: Protocol> Script for P {
+    fn poll(&mut self) -> Action {
+        loop {
+            if let Some(action) = self.core_mut().next_action() {
+                return action;
+            }
+            if let Some(action) = self.advance() {
+                return action;
+            }
+        }
+    }
+    fn receive(&mut self, bytes: &[u8]) {
+        self.core_mut().receive(bytes);
+    }
+    fn eof(&mut self) {
+        self.core_mut().inbox.set_eof();
+    }
+    fn tls_established(&mut self) {
+        self.upgraded();
+    }
+    fn step(&self) -> &'static str {
+        self.step_name()
+    }
+}
+
+impl<P: Protocol> Dialogue for P {
+    fn buffered(&self) -> usize {
+        self.core().inbox.pending().len()
+    }
+    fn transcript(&self) -> &Transcript {
+        &self.core().transcript
+    }
+    fn outcome(&self) -> Result<(), &Failure> {
+        self.core().outcome()
+    }
+}
+
+/// A protocol of CRLF-terminated lines (IMAP, POP3): the machine sees one whole line at a
+/// time, or the end of the input.
+pub trait LineProtocol: Protocol {
+    /// The go-ahead for TLS was received: the driver must upgrade before anything else.
+    fn awaiting_tls(&self) -> bool;
+    /// One line from the server, without its line end.
+    fn on_line(&mut self, line: &[u8]);
+    /// The server closed with no whole line left.
+    fn on_eof(&mut self);
+}
+
+/// [`Protocol::advance`] for a [`LineProtocol`].
+pub fn advance_lines<L: LineProtocol>(machine: &mut L) -> Option<Action> {
+    if machine.awaiting_tls() {
+        return Some(Action::StartTls);
+    }
+    match machine.core_mut().inbox.take_line() {
+        Some(line) => machine.on_line(&line),
+        None if machine.core().inbox.at_eof() => machine.on_eof(),
+        None => return Some(Action::Recv),
+    }
+    None
 }
 
 /// What a dialogue saw. Text is raw (lossy UTF-8, capped); the renderer sanitises it.

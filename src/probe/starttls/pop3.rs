@@ -3,7 +3,10 @@
 //! STLS is sent even when CAPA does not list it or is refused (CAPA is optional, and older
 //! servers support STLS without it); `-ERR` to an STLS that was not listed is not a failure.
 
-use super::{add_capability, text, Action, Core, Dialogue, Expect, Failure, Transcript, MAX_TEXT};
+use super::{
+    add_capability, advance_lines, text, Action, Core, Expect, Failure, LineProtocol, Protocol,
+    MAX_TEXT,
+};
 
 const GREETING: Expect = Expect {
     protocol: "pop3",
@@ -90,6 +93,80 @@ impl Pop3 {
         self.core.abort(Failure::Malformed { detail });
     }
 
+    fn on_capa_line(&mut self, tls: bool, raw: &[u8]) {
+        if raw == b"." {
+            if tls {
+                return self.command("QUIT", Step::Quit);
+            }
+            self.core.transcript.starttls_offered = Some(self.stls_listed);
+            return self.command("STLS", Step::Stls);
+        }
+        // Dot-unstuffing (RFC 1939 §3): a line starting with ".." stands for one dot.
+        let raw = raw.strip_prefix(b".").unwrap_or(raw);
+        let line = String::from_utf8_lossy(raw);
+        let line = line.trim();
+        let (keyword, args) = line.split_once(' ').unwrap_or((line, ""));
+        if keyword.is_empty() {
+            return;
+        }
+        let keyword = keyword.to_ascii_uppercase();
+        if !tls && keyword == "STLS" {
+            self.stls_listed = true;
+        }
+        let entry = if args.is_empty() {
+            keyword
+        } else {
+            format!("{keyword} {}", args.trim())
+        };
+        let list = if tls {
+            &mut self.core.transcript.capabilities_tls
+        } else {
+            &mut self.core.transcript.capabilities
+        };
+        add_capability(list, &entry);
+    }
+}
+
+impl Protocol for Pop3 {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    fn advance(&mut self) -> Option<Action> {
+        advance_lines(self)
+    }
+
+    fn upgraded(&mut self) {
+        if self.step == Step::AwaitTls {
+            self.core.transcript.upgraded = true;
+            self.command("CAPA", Step::Capa { tls: true });
+        }
+    }
+
+    fn step_name(&self) -> &'static str {
+        if self.core.is_done() {
+            return "done";
+        }
+        match self.step {
+            Step::Greeting => "greeting",
+            Step::Capa { tls: false } | Step::CapaList { tls: false } => "capability",
+            Step::Capa { tls: true } | Step::CapaList { tls: true } => "capability-tls",
+            Step::Stls => "starttls",
+            Step::AwaitTls => "tls",
+            Step::Quit => "quit",
+        }
+    }
+}
+
+impl LineProtocol for Pop3 {
+    fn awaiting_tls(&self) -> bool {
+        self.step == Step::AwaitTls
+    }
+
     fn on_line(&mut self, raw: &[u8]) {
         match (self.step, status(raw)) {
             (Step::Greeting, Status::Ok) => {
@@ -134,39 +211,6 @@ impl Pop3 {
         }
     }
 
-    fn on_capa_line(&mut self, tls: bool, raw: &[u8]) {
-        if raw == b"." {
-            if tls {
-                return self.command("QUIT", Step::Quit);
-            }
-            self.core.transcript.starttls_offered = Some(self.stls_listed);
-            return self.command("STLS", Step::Stls);
-        }
-        // Dot-unstuffing (RFC 1939 §3): a line starting with ".." stands for one dot.
-        let raw = raw.strip_prefix(b".").unwrap_or(raw);
-        let line = String::from_utf8_lossy(raw);
-        let line = line.trim();
-        let (keyword, args) = line.split_once(' ').unwrap_or((line, ""));
-        if keyword.is_empty() {
-            return;
-        }
-        let keyword = keyword.to_ascii_uppercase();
-        if !tls && keyword == "STLS" {
-            self.stls_listed = true;
-        }
-        let entry = if args.is_empty() {
-            keyword
-        } else {
-            format!("{keyword} {}", args.trim())
-        };
-        let list = if tls {
-            &mut self.core.transcript.capabilities_tls
-        } else {
-            &mut self.core.transcript.capabilities
-        };
-        add_capability(list, &entry);
-    }
-
     fn on_eof(&mut self) {
         match self.step {
             Step::Quit => self.core.finish(),
@@ -179,68 +223,9 @@ impl Pop3 {
                 self.core.abort(f);
             }
             Step::Capa { .. } | Step::CapaList { .. } | Step::Stls | Step::AwaitTls => {
-                let during = self.step();
+                let during = self.step_name();
                 self.core.abort(Failure::Closed { during });
             }
-        }
-    }
-}
-
-impl Dialogue for Pop3 {
-    fn poll(&mut self) -> Action {
-        loop {
-            if let Some(action) = self.core.next_action() {
-                return action;
-            }
-            if self.step == Step::AwaitTls {
-                return Action::StartTls;
-            }
-            match self.core.inbox.take_line() {
-                Some(line) => self.on_line(&line),
-                None if self.core.inbox.at_eof() => self.on_eof(),
-                None => return Action::Recv,
-            }
-        }
-    }
-
-    fn receive(&mut self, bytes: &[u8]) {
-        self.core.receive(bytes);
-    }
-
-    fn eof(&mut self) {
-        self.core.inbox.set_eof();
-    }
-
-    fn tls_established(&mut self) {
-        if self.step == Step::AwaitTls {
-            self.core.transcript.upgraded = true;
-            self.command("CAPA", Step::Capa { tls: true });
-        }
-    }
-
-    fn buffered(&self) -> usize {
-        self.core.inbox.pending().len()
-    }
-
-    fn transcript(&self) -> &Transcript {
-        &self.core.transcript
-    }
-
-    fn outcome(&self) -> Result<(), &Failure> {
-        self.core.outcome()
-    }
-
-    fn step(&self) -> &'static str {
-        if self.core.is_done() {
-            return "done";
-        }
-        match self.step {
-            Step::Greeting => "greeting",
-            Step::Capa { tls: false } | Step::CapaList { tls: false } => "capability",
-            Step::Capa { tls: true } | Step::CapaList { tls: true } => "capability-tls",
-            Step::Stls => "starttls",
-            Step::AwaitTls => "tls",
-            Step::Quit => "quit",
         }
     }
 }
@@ -249,6 +234,7 @@ impl Dialogue for Pop3 {
 mod tests {
     use super::super::script::{self, run};
     use super::super::MAX_LINE;
+    use super::super::{Dialogue, Script};
     use super::*;
 
     // Captured from Dovecot 2.3.19.1 (Debian 12) on 127.0.0.1, with and without `ssl = yes`.

@@ -156,7 +156,7 @@ impl Inbox {
 
 /// State shared by every machine: input, output, transcript and the result.
 #[derive(Debug)]
-pub(crate) struct Core {
+pub struct Core {
     pub(crate) inbox: Inbox,
     pub(crate) transcript: Transcript,
     outbox: Option<Vec<u8>>,
