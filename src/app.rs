@@ -304,101 +304,30 @@ pub fn profiles(args: &ProfilesArgs, out: &mut dyn Write) -> Result<Exit, RunErr
 /// `mssp-check firewall --role R`: resolves the peers and prints the inbound rules.
 ///
 /// # Errors
-/// Bad input (a malformed CIDR or host, a peer that does not resolve, a role without
+/// Bad input (see [`config::validate_firewall`]; a peer that does not resolve, a role without
 /// inbound ports) and write errors.
 pub async fn firewall(
     args: &crate::cli::FirewallArgs,
     out: &mut dyn Write,
 ) -> Result<Exit, RunError> {
-    use crate::config::profile::Role;
-    use crate::firewall::{self, Cidr, FirewallFormat, Sources};
+    use crate::firewall::{self, Sources};
     let usage = |m: String| RunError::Usage(UsageError::new(m));
-    let mut args = args.clone();
-    if let Some(path) = &args.site {
-        let site = config::site::Site::load(path).map_err(|e| usage(format!("--site {e}")))?;
-        if args.admin_net.is_empty() {
-            args.admin_net.clone_from(&site.admin_nets);
-        }
-        if args.mgmt.is_none() {
-            args.mgmt.clone_from(&site.hosts.mgmt);
-        }
-        if args.ih.is_empty() {
-            args.ih = site
-                .hosts
-                .ih
-                .clone()
-                .map(config::site::OneOrMany::into_vec)
-                .unwrap_or_default();
-        }
-        if args.cas.is_empty() {
-            args.cas = site
-                .hosts
-                .cas
-                .clone()
-                .map(config::site::OneOrMany::into_vec)
-                .unwrap_or_default();
-        }
-        if args.dns_server.is_none() {
-            args.dns_server.clone_from(&site.options.dns_server);
-        }
-    }
-    let args = &args;
-    let profiles = config::load_profiles(args.profiles.as_ref())?;
-    let role = config::role_of(args.role);
-    let mut sources = Sources::default();
-    for net in &args.admin_net {
-        sources.admin_nets.push(
-            net.parse::<Cidr>()
-                .map_err(|e| usage(format!("--admin-net {e}")))?,
-        );
-    }
-    let dns_server = args
-        .dns_server
-        .as_deref()
-        .map(|s| {
-            s.parse::<std::net::SocketAddr>()
-                .or_else(|_| {
-                    s.parse::<std::net::IpAddr>()
-                        .map(|ip| std::net::SocketAddr::new(ip, 53))
-                })
-                .map_err(|_| {
-                    usage(format!(
-                        "--dns-server '{s}' is not an IP address; expected IP or IP:port"
-                    ))
-                })
-        })
-        .transpose()?;
-    let dns = Dns::new(dns_server, std::time::Duration::from_secs(5));
-    let mut peers: Vec<(Role, &str, Vec<config::HostSpec>)> = Vec::new();
-    if let Some(m) = &args.mgmt {
-        peers.push((
-            Role::Mgmt,
-            "--mgmt",
-            vec![config::HostSpec::parse(m).map_err(|e| usage(format!("--mgmt {e}")))?],
-        ));
-    }
-    for (r, flag, values) in [
-        (Role::Ih, "--ih", &args.ih),
-        (Role::Cas, "--cas", &args.cas),
-    ] {
-        let mut hosts = Vec::new();
-        for v in values {
-            hosts
-                .extend(config::HostSpec::parse_list(v).map_err(|e| usage(format!("{flag} {e}")))?);
-        }
-        if !hosts.is_empty() {
-            peers.push((r, flag, hosts));
-        }
-    }
-    for (r, flag, hosts) in peers {
+    let cfg = config::validate_firewall(args)?;
+    let dns = Dns::new(cfg.dns_server, std::time::Duration::from_secs(5));
+    let mut sources = Sources {
+        admin_nets: cfg.admin_nets.clone(),
+        ..Sources::default()
+    };
+    for peers in &cfg.peers {
         let mut ips = Vec::new();
-        for h in hosts {
+        for h in &peers.hosts {
             match &h.host {
-                config::Host::Ip(ip) => ips.push(*ip),
-                config::Host::Name(n) => {
+                Host::Ip(ip) => ips.push(*ip),
+                Host::Name(n) => {
                     let found = dns.resolve_like_os(n).await.0.map_err(|f| {
                         usage(format!(
-                            "{flag} {n}: the name does not resolve ({}); give an address",
+                            "{} {n}: the name does not resolve ({}); give an address",
+                            peers.flag,
                             f.short()
                         ))
                     })?;
@@ -406,15 +335,10 @@ pub async fn firewall(
                 }
             }
         }
-        sources.peers.insert(r, ips);
+        sources.peers.insert(peers.role, ips);
     }
-    let rules = firewall::inbound_rules(&profiles, role, &sources).map_err(usage)?;
-    let format = match args.format {
-        crate::cli::FirewallFormatArg::Netsh => FirewallFormat::Netsh,
-        crate::cli::FirewallFormatArg::Powershell => FirewallFormat::Powershell,
-        crate::cli::FirewallFormatArg::Nftables => FirewallFormat::Nftables,
-    };
-    match firewall::render(&rules, role, format, out) {
+    let rules = firewall::inbound_rules(&cfg.profiles, cfg.role, &sources).map_err(usage)?;
+    match firewall::render(&rules, cfg.role, cfg.format, out) {
         Err(e) if !report::reader_gone(&e) => {
             Err(RunError::Internal(format!("writing the rules: {e}")))
         }
@@ -426,38 +350,17 @@ pub async fn firewall(
 /// one line per connection go to stdout.
 ///
 /// # Errors
-/// Bad input (exit 2): a role without inbound ports, a bad duration, unusable --cert/--key;
-/// no port bound (exit 3).
+/// Bad input (exit 2, see [`config::validate_listen`]; a role without inbound ports, unusable
+/// --cert/--key); no port bound (exit 3).
 pub async fn listen(
     args: &crate::cli::ListenArgs,
     cancel: CancellationToken,
 ) -> Result<Exit, RunError> {
-    use crate::responder::{self, ListenConfig};
-    let usage = |m: String| RunError::Usage(UsageError::new(m));
-    let profiles = config::load_profiles(args.profiles.as_ref())?;
-    let mut cfg = ListenConfig::new(config::role_of(args.role), profiles);
-    if let Some(b) = args.bind {
-        cfg.bind = b;
-    }
-    cfg.port_offset = args.port_offset;
-    cfg.identity = args.cert.clone().zip(args.key.clone());
-    cfg.duration = config::parse_duration_long(&args.duration)
-        .map_err(|e| usage(format!("--duration {e}")))?;
-    if args.max_connections == 0 || args.max_bytes == 0 {
-        return Err(usage(
-            "--max-connections and --max-bytes must be at least 1".into(),
-        ));
-    }
-    cfg.max_connections = args.max_connections;
-    cfg.max_bytes = args.max_bytes;
-    cfg.token = match args.token.as_deref() {
-        Some("") => return Err(usage("--token is empty".into())),
-        t => t.map(|t| t.as_bytes().to_vec()),
-    };
+    let cfg = config::validate_listen(args)?;
     let mut log = std::io::stdout();
-    match responder::run(&cfg, cancel, &mut log).await {
+    match crate::responder::run(&cfg, cancel, &mut log).await {
         Ok(_) => Ok(Exit::Ok),
-        Err(e) if e.is_usage() => Err(usage(e.to_string())),
+        Err(e) if e.is_usage() => Err(RunError::Usage(UsageError::new(e.to_string()))),
         Err(e) => Err(RunError::Internal(e.to_string())),
     }
 }

@@ -1,6 +1,8 @@
 //! Turns the command line and the profiles into one validated [`RunConfig`].
 
+pub mod firewall;
 pub mod host;
+pub mod listen;
 pub mod pin;
 pub mod profile;
 pub mod site;
@@ -12,7 +14,9 @@ use std::time::Duration;
 use crate::cli::{CheckArgs, ColorArg, Format, ModeArg, RoleArg};
 use crate::error::UsageError;
 use crate::intercept::signatures::Signatures;
+pub use firewall::{validate_firewall, FirewallConfig};
 pub use host::{Host, HostSpec};
+pub use listen::validate_listen;
 pub use profile::{Mode, PathSpec, Profiles, Role, Target, TargetFlag};
 
 /// The default target of the licensing path.
@@ -452,7 +456,7 @@ fn parse_bounded(text: &str, max_secs: f64, range: &str) -> Result<Duration, Str
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
     if let Ok(sa) = text.parse::<SocketAddr>() {
         return Ok(sa);
     }
