@@ -70,3 +70,15 @@ pub fn bin() -> std::process::Command {
     }
     c
 }
+
+/// A test that cannot run here because the machine lacks `what`: a failure under CI (`CI`
+/// set: CI installs what the tests need), a skip elsewhere that shows in `cargo test`'s
+/// output (written past the test harness's capture, which only takes `print!`/`eprint!`).
+pub fn skip_or_fail(test: &str, what: &str) {
+    use std::io::Write;
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+        "{test}: {what} — CI must provide it"
+    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {what}");
+}
