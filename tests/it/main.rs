@@ -11,6 +11,7 @@ mod profiles;
 mod protocols;
 mod responder;
 mod servers;
+mod snapshots;
 mod tls_edges;
 
 use mssp_check::report::Report;
