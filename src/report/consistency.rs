@@ -6,7 +6,7 @@ use super::Row;
 use crate::config::profile::CertPolicy;
 use crate::config::HostSpec;
 use crate::sanitize::printable;
-use crate::verdict::{Finding, Severity, Verdict};
+use crate::verdict::{Finding, FindingKind, Severity, Verdict};
 
 /// A row through a proxy whose certificate differs from every direct row of the same path
 /// (another leaf *and* another issuer) is TLS inspection by the proxy, whatever the trust
@@ -53,7 +53,8 @@ pub(super) fn proxy_certificates(rows: &mut [Row]) {
             printable(&same_path[0].2, 80)
         );
         let j = &mut row.judgement;
-        j.findings.push(Finding::warning("cert-differs", detail));
+        j.findings
+            .push(Finding::warning(FindingKind::CertDiffers, detail));
         j.verdict = Verdict::Intercepted;
         j.reason = format!(
             "the proxy presents another certificate for {host} than {host} itself: it inspects TLS"

@@ -39,7 +39,7 @@ fn case(row: &Row, strict: bool) -> String {
         let _ = writeln!(detail, "address: {a}");
     }
     for f in &j.findings {
-        let _ = writeln!(detail, "[{}] {}", f.kind, f.detail);
+        let _ = writeln!(detail, "[{}] {}", f.kind.label(), f.detail);
     }
     if let Some(h) = &j.hint {
         let _ = writeln!(detail, "next: {h}");

@@ -74,7 +74,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 cell(&r.judgement.reason, 200)
             )?;
             for f in r.judgement.findings.iter().filter(|f| f.warns) {
-                writeln!(out, "  - `{}` {}", f.kind, cell(&f.detail, 300))?;
+                writeln!(out, "  - `{}` {}", f.kind.label(), cell(&f.detail, 300))?;
             }
             if let Some(h) = &r.judgement.hint {
                 writeln!(out, "  - Next: {}", cell(h, 300))?;

@@ -197,7 +197,7 @@ fn problem(r: &Row, color: bool, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(out, "   {}", printable(&r.judgement.reason, 200))?;
     for f in r.judgement.findings.iter().filter(|f| f.warns) {
-        writeln!(out, "   [{}] {}", f.kind, printable(&f.detail, 300))?;
+        writeln!(out, "   [{}] {}", f.kind.label(), printable(&f.detail, 300))?;
     }
     if let Some(leaf) = r.obs.tls.as_ref().and_then(|t| t.chain.first()) {
         if r.judgement.verdict != crate::verdict::Verdict::Ok || !r.judgement.findings.is_empty() {

@@ -1,7 +1,7 @@
 //! Interception evidence (DESIGN §5): pins, known interception CAs, re-signed internal
 //! certificates, mail-proxy greetings, proxy headers, and the canary.
 
-use super::{Context, Finding, Hop, Triple, Verdict};
+use super::{Context, Finding, FindingKind, Hop, Triple, Verdict};
 use crate::config::profile::{CertPolicy, ProbeKind};
 use crate::intercept::signatures::{Field, Signature};
 use crate::observation::{Observation, TlsFacts};
@@ -32,7 +32,7 @@ pub(super) fn chain(
                 crate::config::pin::PinHash::Sha256 => &leaf.sha256,
             };
             findings.push(Finding::warning(
-                "pin-mismatch",
+                FindingKind::PinMismatch,
                 format!(
                     "expected {} {}, the server presented {} (subject {}, issuer {})",
                     pin.hash.label(),
@@ -60,7 +60,7 @@ pub(super) fn chain(
     }
     if pinned_ok {
         findings.push(Finding::info(
-            "pin-match",
+            FindingKind::PinMatch,
             format!(
                 "the certificate matches the pinned thumbprint ({})",
                 leaf.sha1
@@ -76,7 +76,7 @@ pub(super) fn chain(
                 .map(|c| short_cn(&c.issuer))
                 .unwrap_or_default();
             findings.push(Finding::warning(
-                "local-root",
+                FindingKind::LocalRoot,
                 format!(
                     "the chain ends at \"{}\", which this machine trusts but the public roots do not: the product's root is installed locally",
                     printable(&top, 80)
@@ -102,7 +102,7 @@ pub(super) fn chain(
         && !facts.os.is_trusted()
     {
         findings.push(Finding::warning(
-            "resigned",
+            FindingKind::Resigned,
             format!(
                 "the certificate for {} is issued by {}, not self-signed as MailStore's own certificates are, and nothing here trusts that issuer: a re-signing proxy, unless the deployment uses such a CA (pin the thumbprint with --pin {}:{}=… to settle it)",
                 printable(&leaf.subject, 80),
@@ -126,7 +126,7 @@ fn push_issuer_signatures<'a>(
     for cert in &facts.chain {
         for sig in ctx.signatures.match_issuer(&cert.issuer) {
             findings.push(Finding::warning(
-                "interception-ca",
+                FindingKind::InterceptionCa,
                 format!(
                     "issuer \"{}\" matches {} ({}); sha1 {} sha256 {} — source: {}",
                     printable(&cert.issuer, 100),
@@ -179,7 +179,7 @@ pub(super) fn protocol(
         if let (Some(field), Some(greeting)) = (field, d.greeting.as_deref()) {
             for sig in ctx.signatures.match_greeting(field, greeting) {
                 findings.push(Finding::warning(
-                    "banner-signature",
+                    FindingKind::BannerSignature,
                     format!(
                         "greeting \"{}\" is {}'s ({})",
                         printable(greeting, 80),
@@ -204,7 +204,7 @@ pub(super) fn protocol(
         for (name, value) in &head.headers {
             for sig in ctx.signatures.match_header(name, value) {
                 findings.push(Finding::warning(
-                    "proxy-header",
+                    FindingKind::ProxyHeader,
                     format!(
                         "{}: {} — {} ({})",
                         printable(name, 40),
@@ -230,7 +230,7 @@ pub(super) fn protocol(
         }
         for sig in ctx.signatures.match_body(&head.body_prefix) {
             findings.push(Finding::warning(
-                "proxy-header",
+                FindingKind::ProxyHeader,
                 format!(
                     "the page is {}'s block page or portal ({})",
                     sig.product, sig.source
@@ -263,7 +263,7 @@ pub(super) fn canary(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) 
             )
         };
         findings.push(Finding::warning(
-            "canary-open",
+            FindingKind::CanaryOpen,
             format!(
                 "port {port} of {}, where nothing should listen, accepted a connection too {words}: a firewall, SYN proxy or antivirus on the way answers every port",
                 hop.host_ip()
@@ -285,7 +285,7 @@ pub(super) fn e2e(
         Ok(st) => st,
         Err(e) => {
             findings.push(Finding::warning(
-                "e2e-unreadable",
+                FindingKind::E2eUnreadable,
                 format!(
                     "a responder statement arrived but does not parse: {}",
                     printable(e, 80)
@@ -295,7 +295,7 @@ pub(super) fn e2e(
         }
     };
     let mismatch = |findings: &mut Vec<Finding>, detail: String, reason: &str| {
-        findings.push(Finding::warning("e2e-mismatch", detail));
+        findings.push(Finding::warning(FindingKind::E2eMismatch, detail));
         Some((
             Verdict::Intercepted,
             reason.to_string(),
@@ -332,14 +332,14 @@ pub(super) fn e2e(
     if let Some(token) = &ctx.token {
         if st.mac.is_none() {
             findings.push(Finding::warning(
-                "e2e-unproven",
+                FindingKind::E2eUnproven,
                 "this probe has --token, but the responder's statement is not signed: start `mssp-check listen` with the same --token for a proof that cannot be forged".into(),
             ));
             return None;
         }
         if !st.verify(token) {
             findings.push(Finding::warning(
-                "e2e-unproven",
+                FindingKind::E2eUnproven,
                 "the statement's HMAC does not verify with this --token: the responder has another token (check both sides), or something in between forged the statement".into(),
             ));
             return None;
@@ -359,7 +359,7 @@ pub(super) fn e2e(
     if let Some(tail) = &seen.tail {
         if !st.text_matches(tail) {
             findings.push(Finding::warning(
-                "banner-rewritten",
+                FindingKind::BannerRewritten,
                 format!(
                     "the greeting text arrived as \"{}\", not as the responder sent it",
                     printable(tail, 60)
@@ -376,7 +376,7 @@ pub(super) fn e2e(
         let canon = |a: std::net::SocketAddr| (a.ip().to_canonical(), a.port());
         if canon(local) != canon(st.peer) {
             findings.push(Finding::warning(
-                "nat",
+                FindingKind::Nat,
                 format!(
                     "the responder saw this connection come from {}, this machine sent it from {}: NAT or a proxy in the path",
                     st.peer, local
@@ -385,7 +385,7 @@ pub(super) fn e2e(
         }
     }
     findings.push(Finding::info(
-        "e2e-verified",
+        FindingKind::E2eVerified,
         if obs.tls.is_some() {
             format!(
                 "the responder on {hp} served the certificate this machine received (sha256 {})",

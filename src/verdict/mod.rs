@@ -1,8 +1,11 @@
 //! Judges an [`Observation`]: one verdict per path, a one-line reason, a hint that names
 //! the hop and the likely fix, and findings. Exhaustive matches only; no I/O.
 
+mod finding;
 mod intercept;
 mod protocol;
+
+pub use finding::{Finding, FindingKind};
 
 use serde::Serialize;
 
@@ -71,33 +74,6 @@ pub enum Severity {
     Skip,
 }
 
-/// One piece of evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub kind: &'static str,
-    pub detail: String,
-    /// A finding that makes an otherwise ok path a warning.
-    #[serde(skip)]
-    pub warns: bool,
-}
-
-impl Finding {
-    pub(crate) fn info(kind: &'static str, detail: String) -> Self {
-        Self {
-            kind,
-            detail,
-            warns: false,
-        }
-    }
-    pub(crate) fn warning(kind: &'static str, detail: String) -> Self {
-        Self {
-            kind,
-            detail,
-            warns: true,
-        }
-    }
-}
-
 /// The judgement of one observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judgement {
@@ -129,7 +105,7 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
     if obs.local_target {
         if let Some(a) = obs.address {
             findings.push(Finding::info(
-                "local-target",
+                FindingKind::LocalTarget,
                 format!(
                     "{} is an address of this machine: the path is tested without crossing the network",
                     a.ip()
@@ -158,7 +134,7 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         Outcome::Tls(f) => {
             let t = tls_failure(f, &hop);
             if t.0 == Verdict::Ok {
-                findings.push(Finding::warning("client-cert-required", t.1.clone()));
+                findings.push(Finding::warning(FindingKind::ClientCertRequired, t.1.clone()));
             }
             t
         }
@@ -203,7 +179,7 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
 }
 
 /// The next step for a warning on a path that works.
-fn warning_hint(kind: &str, obs: &Observation, hop: &Hop) -> Option<String> {
+fn warning_hint(kind: FindingKind, obs: &Observation, hop: &Hop) -> Option<String> {
     let source = obs.path.source;
     let hp = format!("{}:{}", hop.host, hop.port);
     let implicit = match obs.path.probe {
@@ -213,44 +189,57 @@ fn warning_hint(kind: &str, obs: &Observation, hop: &Hop) -> Option<String> {
         _ => "implicit-TLS port",
     };
     Some(match kind {
-        "untrusted-chain" if source == crate::config::Role::Client => format!(
+        FindingKind::UntrustedChain if source == crate::config::Role::Client => format!(
             "give {} a certificate from a CA that the users' machines trust (a public CA, or your domain's CA rolled out to them)",
             hop.host
         ),
-        "untrusted-chain" => format!(
+        FindingKind::UntrustedChain => format!(
             "give {} a certificate from a CA this machine trusts, or set MailStore to accept this one",
             hop.host
         ),
-        "starttls-missing" => format!(
+        FindingKind::StarttlsMissing => format!(
             "enable STARTTLS on {hp} (or find what removes it on the way), or archive over {implicit} instead"
         ),
-        "legacy-tls" => format!(
+        FindingKind::LegacyTls => format!(
             "enable ECDHE with AES-GCM (TLS 1.2) or TLS 1.3 on {hp}: the suites it has now are deprecated"
         ),
-        "client-cert-required" => format!(
+        FindingKind::ClientCertRequired => format!(
             "nothing to do if {hp} is MailStore's own service (its peers present their certificates); otherwise check which service asks for client certificates there"
         ),
-        "starttls-hidden" => format!(
+        FindingKind::StarttlsHidden => format!(
             "ask {}'s admin whether STARTTLS is hidden on purpose; if not, a middlebox edits the session: run the check from another network to find it",
             hop.host
         ),
-        "resigned" => format!(
+        FindingKind::Resigned => format!(
             "if the deployment's own CA issued this certificate, pin its thumbprint (--pin {hp}=SHA1); otherwise exclude {hp} from TLS inspection"
         ),
-        "proxy-header" => format!(
+        FindingKind::ProxyHeader => format!(
             "an HTTP proxy handles the connection to {hp}: make sure it does not inspect or block MailStore's traffic"
         ),
-        "starttls-injection" => format!(
+        FindingKind::StarttlsInjection => format!(
             "a server or middlebox on the way to {hp} sends data before TLS starts: update the server, or remove the middlebox"
         ),
-        "nat" => format!(
+        FindingKind::Nat => format!(
             "a NAT on the way to {hp} is fine; a proxy is not: check which one it is"
         ),
-        "canary-open" => format!(
+        FindingKind::CanaryOpen => format!(
             "a middlebox answers every port on the way to {}: find it (firewall SYN proxy, antivirus) and exempt MailStore's ports",
             hop.host
         ),
-        _ => return None,
+        // The verdict's own hint covers these, or there is nothing to do.
+        FindingKind::LocalTarget
+        | FindingKind::LocalRoot
+        | FindingKind::PinMatch
+        | FindingKind::PinMismatch
+        | FindingKind::InterceptionCa
+        | FindingKind::BannerSignature
+        | FindingKind::StarttlsMasked
+        | FindingKind::E2eVerified
+        | FindingKind::E2eMismatch
+        | FindingKind::E2eUnproven
+        | FindingKind::E2eUnreadable
+        | FindingKind::BannerRewritten
+        | FindingKind::CertDiffers => return None,
     })
 }
 
@@ -497,7 +486,7 @@ fn legacy_tls(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Fi
         );
     }
     findings.push(Finding::warning(
-        "legacy-tls",
+        FindingKind::LegacyTls,
         format!("{what} (no forward secrecy, or no AEAD): Windows still accepts it; this tool checked the certificate, not the service behind TLS"),
     ));
     let (v, reason, hint) = completed_tls(obs, facts, hop, findings);
@@ -573,7 +562,7 @@ fn completed(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Fin
         return t;
     }
     let (v, reason, hint) = completed_unproven(obs, ctx, hop, findings);
-    if v == Verdict::Ok && findings.iter().any(|f| f.kind == "e2e-verified") {
+    if v == Verdict::Ok && findings.iter().any(|f| f.kind == FindingKind::E2eVerified) {
         return (v, format!("{reason}, end-to-end verified"), hint);
     }
     (v, reason, hint)
@@ -661,7 +650,7 @@ fn completed_tls(
         ),
         CertPolicy::Public if facts.os.is_trusted() || os_knows_the_issuer(facts) => {
             findings.push(Finding::warning(
-                "local-root",
+                FindingKind::LocalRoot,
                 format!(
                     "the chain ends at {top_issuer}, which this machine trusts but the public roots do not: a locally installed root, as TLS-inspecting antivirus and UTM products install"
                 ),
@@ -714,7 +703,7 @@ fn completed_tls(
                 )
             };
             findings.push(Finding::warning(
-                "untrusted-chain",
+                FindingKind::UntrustedChain,
                 if obs.path.source == crate::config::Role::Client {
                     format!("{what}; users' mail clients and browsers will warn")
                 } else {

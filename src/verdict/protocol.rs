@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Finding, Hop, Triple, Verdict};
+use super::{Finding, FindingKind, Hop, Triple, Verdict};
 use crate::config::profile::{Expect, ProbeKind, StartTlsPolicy};
 use crate::observation::{Observation, ProtocolEnd};
 use crate::probe::http::HttpHead;
@@ -128,7 +128,7 @@ fn ended(
             let starttls = obs.path.probe.is_starttls();
             if v == Verdict::Ok {
                 // A client certificate asked for on an internal port: open, with a warning.
-                findings.push(Finding::warning("client-cert-required", reason));
+                findings.push(Finding::warning(FindingKind::ClientCertRequired, reason));
                 return None;
             }
             let hint = match f {
@@ -245,7 +245,7 @@ fn starttls(
 ) -> Option<Triple> {
     if d.injected_after_upgrade > 0 {
         findings.push(Finding::warning(
-            "starttls-injection",
+            FindingKind::StarttlsInjection,
             format!(
                 "{} bytes followed the STARTTLS go-ahead before TLS began (\"{}\"): a buggy server or a middlebox",
                 d.injected_after_upgrade,
@@ -254,7 +254,11 @@ fn starttls(
         ));
     }
     // Said already, by the refusal itself.
-    if !obs.path.probe.is_starttls() || findings.iter().any(|f| f.kind == "starttls-missing") {
+    if !obs.path.probe.is_starttls()
+        || findings
+            .iter()
+            .any(|f| f.kind == FindingKind::StarttlsMissing)
+    {
         return None;
     }
     if let Some(t) = masked(d, obs, hop, findings) {
@@ -334,7 +338,7 @@ fn masked(
     };
     let what = in_answer.or_else(in_list)?;
     findings.push(Finding::warning(
-        "starttls-masked",
+        FindingKind::StarttlsMasked,
         format!("{what}: a middlebox overwrites {command} on the way"),
     ));
     let hp = format!("{}:{}", hop.host, hop.port);
@@ -365,7 +369,7 @@ fn hidden(
     );
     let hp = format!("{}:{}", hop.host, hop.port);
     if obs.path.starttls == Some(StartTlsPolicy::Required) {
-        findings.push(Finding::warning("starttls-hidden", what.clone()));
+        findings.push(Finding::warning(FindingKind::StarttlsHidden, what.clone()));
         return Some((
             Verdict::Intercepted,
             format!("{what}; something on the way edits the IMAP session"),
@@ -375,7 +379,7 @@ fn hidden(
         ));
     }
     findings.push(Finding::warning(
-        "starttls-hidden",
+        FindingKind::StarttlsHidden,
         format!("{what}: the server hides it, or a middlebox edits the list"),
     ));
     None
@@ -392,7 +396,10 @@ fn starttls_missing(
     let hp = format!("{}:{}", hop.host, hop.port);
     match obs.path.starttls {
         Some(StartTlsPolicy::Required) => {
-            findings.push(Finding::warning("starttls-missing", what.to_string()));
+            findings.push(Finding::warning(
+                FindingKind::StarttlsMissing,
+                what.to_string(),
+            ));
             Some((
                 Verdict::Intercepted,
                 format!("{what}; this path requires STARTTLS"),
@@ -413,7 +420,7 @@ fn starttls_missing(
             } else {
                 format!("{what}: archiving from {hp} would run unencrypted")
             };
-            findings.push(Finding::warning("starttls-missing", detail));
+            findings.push(Finding::warning(FindingKind::StarttlsMissing, detail));
             None
         }
     }

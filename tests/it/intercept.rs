@@ -9,7 +9,7 @@ fn kinds(r: &mssp_check::report::Report, path: &str) -> Vec<&'static str> {
         .judgement
         .findings
         .iter()
-        .map(|f| f.kind)
+        .map(|f| f.kind.label())
         .collect()
 }
 
@@ -81,7 +81,7 @@ async fn pins_settle_it_both_ways() {
     let f = j
         .findings
         .iter()
-        .find(|f| f.kind == "pin-mismatch")
+        .find(|f| f.kind.label() == "pin-mismatch")
         .expect("pin-mismatch");
     assert!(
         f.detail.contains(&"ab".repeat(32)),
@@ -185,7 +185,7 @@ async fn clean_paths_have_no_interception_findings() {
         for f in &row.judgement.findings {
             assert!(
                 !matches!(
-                    f.kind,
+                    f.kind.label(),
                     "interception-ca" | "canary-open" | "resigned" | "pin-mismatch"
                 ),
                 "{f:?}"
@@ -468,7 +468,7 @@ async fn a_proxy_that_presents_another_certificate_inspects_tls() {
         .judgement
         .findings
         .iter()
-        .find(|f| f.kind == "cert-differs")
+        .find(|f| f.kind.label() == "cert-differs")
         .expect("cert-differs");
     assert!(f.detail.contains("Example Corp Gateway"), "{}", f.detail);
     assert_eq!(r.summary.failed, 1, "the summary counts it");

@@ -16,7 +16,7 @@ fn kinds(r: &mssp_check::report::Report, path: &str) -> Vec<&'static str> {
         .judgement
         .findings
         .iter()
-        .map(|f| f.kind)
+        .map(|f| f.kind.label())
         .collect()
 }
 
@@ -147,7 +147,7 @@ async fn logindisabled_without_starttls_says_archiving_cannot_log_in() {
     let f = j
         .findings
         .iter()
-        .find(|f| f.kind == "starttls-missing")
+        .find(|f| f.kind.label() == "starttls-missing")
         .expect("starttls-missing");
     assert!(f.detail.contains("cannot log in"), "{}", f.detail);
     assert!(!f.detail.contains("unencrypted"), "{}", f.detail);
@@ -274,7 +274,7 @@ async fn ldap_starttls_and_ldaps() {
         .judgement
         .findings
         .iter()
-        .filter(|f| f.kind == "starttls-missing")
+        .filter(|f| f.kind.label() == "starttls-missing")
         .collect();
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert!(

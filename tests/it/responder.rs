@@ -77,7 +77,7 @@ fn kinds(r: &mssp_check::report::Report, path: &str) -> Vec<&'static str> {
         .judgement
         .findings
         .iter()
-        .map(|f| f.kind)
+        .map(|f| f.kind.label())
         .collect()
 }
 
@@ -285,7 +285,7 @@ async fn a_relay_in_between_is_caught() {
     let f = j
         .findings
         .iter()
-        .find(|f| f.kind == "e2e-mismatch")
+        .find(|f| f.kind.label() == "e2e-mismatch")
         .expect("e2e-mismatch");
     assert!(f.detail.contains("Corporate Inspection CA"), "{}", f.detail);
     cancel.cancel();

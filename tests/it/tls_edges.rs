@@ -111,7 +111,9 @@ async fn an_internal_port_that_asks_for_a_client_certificate_is_open_with_a_warn
         let j = &row(&r, path).judgement;
         assert_eq!(format!("{:?}", j.severity), "Warn", "{tls12_only}");
         assert!(
-            j.findings.iter().any(|f| f.kind == "client-cert-required"),
+            j.findings
+                .iter()
+                .any(|f| f.kind.label() == "client-cert-required"),
             "{tls12_only}: {:?}",
             j.findings
         );
@@ -324,7 +326,7 @@ async fn an_old_server_is_named_with_its_version_suite_and_certificate() {
     let r = ews(&srv.to_string()).await;
     let j = &row(&r, path).judgement;
     assert_eq!(j.verdict.label(), "ok", "{j:?}");
-    let kinds: Vec<_> = j.findings.iter().map(|f| f.kind).collect();
+    let kinds: Vec<_> = j.findings.iter().map(|f| f.kind.label()).collect();
     assert!(
         kinds.contains(&"legacy-tls") && kinds.contains(&"untrusted-chain"),
         "{kinds:?}"
