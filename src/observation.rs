@@ -112,7 +112,8 @@ pub enum TlsFailure {
     /// The server sent a TLS alert (during the handshake, or right after it, as TLS 1.3
     /// servers do when they reject the client's certificate).
     Alert {
-        description: String,
+        /// As rustls names it; reasons show its `Debug` name (`HandshakeFailure`).
+        description: rustls::AlertDescription,
         /// The server had asked for a client certificate (this tool never has one).
         client_cert_requested: bool,
     },

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
+use rustls::AlertDescription;
 use tokio::time::Instant;
 
 use crate::config::profile::ProbeKind;
@@ -308,8 +309,12 @@ fn host_header(host: &HostSpec, port: u16) -> String {
 fn refused_our_tls(f: &TlsFailure) -> bool {
     matches!(
         f,
-        TlsFailure::Alert { description, client_cert_requested: false }
-            if matches!(description.as_str(), "ProtocolVersion" | "HandshakeFailure" | "InsufficientSecurity")
+        TlsFailure::Alert {
+            description: AlertDescription::ProtocolVersion
+                | AlertDescription::HandshakeFailure
+                | AlertDescription::InsufficientSecurity,
+            client_cert_requested: false,
+        }
     )
 }
 

@@ -439,7 +439,7 @@ impl rustls::client::ResolvesClientCert for NoClientCert {
 pub fn alert_after_handshake(e: &io::Error, client_cert_requested: bool) -> Option<TlsFailure> {
     match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::AlertReceived(a)) => Some(TlsFailure::Alert {
-            description: format!("{a:?}"),
+            description: *a,
             client_cert_requested,
         }),
         _ => None,
@@ -451,7 +451,7 @@ fn classify_handshake_error(e: &io::Error, seen: Option<&[u8]>, requested: bool)
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         return match tls {
             rustls::Error::AlertReceived(a) => TlsFailure::Alert {
-                description: format!("{a:?}"),
+                description: *a,
                 client_cert_requested: requested,
             },
             // TLS records (handshake type 22, version 3.x) that we could not take: say why,

@@ -7,6 +7,7 @@ mod protocol;
 
 pub use finding::{Finding, FindingKind};
 
+use rustls::AlertDescription;
 use serde::Serialize;
 
 use crate::config::profile::CertPolicy;
@@ -430,7 +431,7 @@ pub(crate) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
         TlsFailure::Alert {
             description,
             client_cert_requested,
-        } => alert(description, *client_cert_requested, hop),
+        } => alert(*description, *client_cert_requested, hop),
         TlsFailure::NotTls { seen } => {
             let what = crate::sanitize::looks_like(seen)
                 .map(|k| format!(" (looks like {k})"))
@@ -498,20 +499,20 @@ fn legacy_tls(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Fi
 }
 
 /// A TLS alert from the server, in an admin's words: what it most likely means and the fix.
-fn alert(description: &str, client_cert_requested: bool, hop: &Hop) -> Triple {
+fn alert(description: AlertDescription, client_cert_requested: bool, hop: &Hop) -> Triple {
     let hp = format!("{}:{}", hop.host, hop.port);
-    let plain = format!("the server ended the TLS handshake with alert {description}");
+    let plain = format!("the server ended the TLS handshake with alert {description:?}");
     let rejects_client = matches!(
         description,
-        "CertificateRequired"
-            | "HandshakeFailure"
-            | "BadCertificate"
-            | "AccessDenied"
-            | "UnknownCA"
+        AlertDescription::CertificateRequired
+            | AlertDescription::HandshakeFailure
+            | AlertDescription::BadCertificate
+            | AlertDescription::AccessDenied
+            | AlertDescription::UnknownCA
     );
     if client_cert_requested && rejects_client {
         let reason = format!(
-            "the server requires a client certificate (it asked for one; this tool has none) — alert {description}"
+            "the server requires a client certificate (it asked for one; this tool has none) — alert {description:?}"
         );
         // MailStore's own peers may present certificates to each other: the path is open.
         // The caller files this as the warning `client-cert-required`, whose hint is the next
@@ -530,19 +531,19 @@ fn alert(description: &str, client_cert_requested: bool, hop: &Hop) -> Triple {
         );
     }
     let (reason, hint) = match description {
-        "ProtocolVersion" => (
+        AlertDescription::ProtocolVersion => (
             "the server supports neither TLS 1.2 nor TLS 1.3 (only TLS 1.0/1.1 or SSL, deprecated by RFC 8996)".to_string(),
             format!("enable TLS 1.2 or 1.3 on {hp}; current Windows versions turn TLS 1.0/1.1 off too"),
         ),
-        "HandshakeFailure" | "InsufficientSecurity" => (
+        AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => (
             format!("{plain}: no cipher suite in common — the server likely offers only RSA key exchange, DHE or CBC suites"),
             format!("enable ECDHE with AES-GCM (TLS 1.2) or TLS 1.3 on {hp}"),
         ),
-        "UnrecognisedName" if hop.by_address => (
+        AlertDescription::UnrecognisedName if hop.by_address => (
             format!("{plain}: the server needs a host name (SNI), and an address sends none"),
             format!("give the server's DNS name instead of {}", hop.host),
         ),
-        "UnrecognisedName" => (
+        AlertDescription::UnrecognisedName => (
             format!("{plain}: the server has no certificate for the name {}", hop.host),
             format!("use the name {hp} is configured for, or add {} to its certificate and configuration", hop.host),
         ),
