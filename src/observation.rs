@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::config::{HostSpec, PathSpec};
 use crate::probe::canary::Canary;
 use crate::probe::http::HttpHead;
-use crate::probe::starttls::{Failure, Transcript};
+use crate::probe::starttls::{DialogueStep, Failure, Transcript};
 
 /// The step of a probe, named in every timeout and failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,8 +57,9 @@ pub enum ConnectFailure {
     TimedOut,
     /// ICMP host/net unreachable or administratively prohibited, or no route here.
     Unreachable { detail: String },
-    /// The HTTP proxy would not open a tunnel (`CONNECT` answered with an error).
-    ProxyRefused { line: String },
+    /// The HTTP proxy would not open a tunnel (`CONNECT` answered with an error): `status`
+    /// is the HTTP status code, `None` when the answer was not HTTP; `line` is for display.
+    ProxyRefused { status: Option<u16>, line: String },
     /// Anything else the OS said (address in use, permission denied…).
     Other { detail: String },
 }
@@ -100,7 +101,7 @@ impl ConnectFailure {
             ConnectFailure::Refused => "refused (TCP reset)".into(),
             ConnectFailure::TimedOut => "filtered (no answer)".into(),
             ConnectFailure::Unreachable { detail } => format!("unreachable: {detail}"),
-            ConnectFailure::ProxyRefused { line } => format!("proxy refused: {line}"),
+            ConnectFailure::ProxyRefused { line, .. } => format!("proxy refused: {line}"),
             ConnectFailure::Other { detail } => detail.clone(),
         }
     }
@@ -133,9 +134,9 @@ pub enum TlsFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtocolEnd {
     /// A read or write took longer than the step timeout, or the overall deadline passed.
-    TimedOut { step: &'static str, overall: bool },
+    TimedOut { step: DialogueStep, overall: bool },
     /// The socket failed (reset, broken pipe…) outside the machine's view.
-    Io { step: &'static str, detail: String },
+    Io { step: DialogueStep, detail: String },
     /// The TLS upgrade after STARTTLS failed.
     Tls(TlsFailure),
 }
@@ -209,7 +210,8 @@ pub struct CertInfo {
 /// What the TLS handshake established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFacts {
-    pub version: String,
+    /// As negotiated, or as the legacy look saw it (a version rustls does not speak).
+    pub version: rustls::ProtocolVersion,
     pub cipher: String,
     /// The server asked for a client certificate (`CertificateRequest`); none was sent.
     pub client_cert_requested: bool,
@@ -219,6 +221,28 @@ pub struct TlsFacts {
     pub chain: Vec<CertInfo>,
     pub public: Trust,
     pub os: Trust,
+}
+
+impl TlsFacts {
+    /// `TLSv1.3`, `TLSv1.0`, `SSLv3`: the version as the reports name it.
+    #[must_use]
+    pub fn version_label(&self) -> String {
+        version_label(self.version)
+    }
+}
+
+/// `TLSv1.3` … `SSLv3`, or the number (`version 0x0200`).
+#[must_use]
+pub fn version_label(v: rustls::ProtocolVersion) -> String {
+    use rustls::ProtocolVersion as V;
+    match v {
+        V::SSLv3 => "SSLv3".into(),
+        V::TLSv1_0 => "TLSv1.0".into(),
+        V::TLSv1_1 => "TLSv1.1".into(),
+        V::TLSv1_2 => "TLSv1.2".into(),
+        V::TLSv1_3 => "TLSv1.3".into(),
+        other => format!("version 0x{:04x}", u16::from(other)),
+    }
 }
 
 /// An end-to-end statement seen in a session (DESIGN §5.1).

@@ -10,7 +10,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::deadline::Deadline;
 use super::http::{get_request_with, HttpResponse};
-use super::starttls::{Action, Script};
+use super::starttls::{Action, DialogueStep, Script};
 use super::tls::{Tap, TlsContext};
 use crate::observation::{Phase, ProtocolEnd, TlsFacts, TlsFailure};
 
@@ -57,7 +57,7 @@ impl Script for HttpScript {
         self.response.eof();
     }
     fn tls_established(&mut self) {}
-    fn step(&self) -> &'static str {
+    fn step(&self) -> DialogueStep {
         self.response.step()
     }
 }
@@ -165,7 +165,7 @@ where
                     }
                     Err(to) if to.overall => {
                         out.end = Some(ProtocolEnd::TimedOut {
-                            step: "tls",
+                            step: DialogueStep::Tls,
                             overall: true,
                         });
                         return out;
@@ -227,7 +227,7 @@ async fn shutdown<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>) -> io::
 
 /// How a socket error ends a dialogue: a TLS alert (a server rejecting the client right after
 /// the handshake) is a TLS failure, anything else an I/O one.
-fn ended_by(e: &std::io::Error, step: &'static str) -> ProtocolEnd {
+fn ended_by(e: &std::io::Error, step: DialogueStep) -> ProtocolEnd {
     crate::probe::tls::alert_after_handshake(e, false).map_or_else(
         || ProtocolEnd::Io {
             step,

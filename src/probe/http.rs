@@ -1,6 +1,6 @@
 //! Sans-IO HTTP/1.1 (RFC 9112): the one credential-free GET a probe sends, and a bounded reader of the answer's head and the start of its body.
 
-use crate::probe::starttls::{compatible, not_protocol, text, Failure, MAX_SEEN};
+use crate::probe::starttls::{compatible, not_protocol, text, DialogueStep, Failure, MAX_SEEN};
 
 /// Largest response head (status line, headers, blank line; interim 1xx heads included).
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -283,7 +283,7 @@ impl HttpResponse {
             not_protocol("http", &self.buf)
         } else {
             Failure::Closed {
-                during: "http-head",
+                during: DialogueStep::HttpHead,
             }
         };
         self.fail(failure);
@@ -297,11 +297,11 @@ impl HttpResponse {
 
     /// `"http-head"` or `"http-body"`, for naming a driver timeout.
     #[must_use]
-    pub fn step(&self) -> &'static str {
+    pub fn step(&self) -> DialogueStep {
         match (self.done, &self.head) {
-            (true, _) => "done",
-            (false, None) => "http-head",
-            (false, Some(_)) => "http-body",
+            (true, _) => DialogueStep::Done,
+            (false, None) => DialogueStep::HttpHead,
+            (false, Some(_)) => DialogueStep::HttpBody,
         }
     }
 
@@ -555,8 +555,8 @@ mod tests {
         let table: &[(&[u8], Failure)] = &[
             (b"SSH-2.0-OpenSSH_9.2\r\n", Failure::NotProtocol { expected: "http", seen: "SSH-2.0-OpenSSH_9.2".into(), looks_like: Some("ssh") }),
             (&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46], Failure::NotProtocol { expected: "http", seen: "\u{15}\u{3}\u{3}\0\u{2}\u{2}F".into(), looks_like: Some("tls") }),
-            (b"", Failure::Closed { during: "http-head" }),
-            (b"HTTP/1.1 200 OK\r\nServer: x\r\n", Failure::Closed { during: "http-head" }),
+            (b"", Failure::Closed { during: DialogueStep::HttpHead }),
+            (b"HTTP/1.1 200 OK\r\nServer: x\r\n", Failure::Closed { during: DialogueStep::HttpHead }),
             (b"HTTP/1.1 2000 OK\r\n\r\n", Failure::Malformed { detail: "status line \"HTTP/1.1 2000 OK\"".into() }),
             (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", Failure::Malformed { detail: "header line \"no colon here\"".into() }),
             (b"HTTP/1.1 200 OK\r\n folded first\r\n\r\n", Failure::Malformed { detail: "continuation line before any header".into() }),
@@ -570,13 +570,13 @@ mod tests {
     #[test]
     fn steps_are_named() {
         let mut r = HttpResponse::default();
-        assert_eq!(r.step(), "http-head");
+        assert_eq!(r.step(), DialogueStep::HttpHead);
         r.receive(b"HTTP/1.1 200 OK\r\n\r\nabc");
-        assert_eq!(r.step(), "http-body");
+        assert_eq!(r.step(), DialogueStep::HttpBody);
         r.eof();
         assert_eq!(
             (r.step(), r.outcome().map(|h| h.body_prefix.as_str())),
-            ("done", Ok("abc"))
+            (DialogueStep::Done, Ok("abc"))
         );
     }
 }

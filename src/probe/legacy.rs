@@ -61,13 +61,7 @@ pub enum Answer {
 /// `TLSv1.0` … `TLSv1.2`, or the number.
 #[must_use]
 pub fn version_name(v: u16) -> String {
-    match v {
-        0x0300 => "SSLv3".into(),
-        0x0301 => "TLSv1.0".into(),
-        0x0302 => "TLSv1.1".into(),
-        0x0303 => "TLSv1.2".into(),
-        other => format!("version 0x{other:04x}"),
-    }
+    crate::observation::version_label(rustls::ProtocolVersion::from(v))
 }
 
 /// The IANA name of an offered suite, or its number.

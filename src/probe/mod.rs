@@ -324,7 +324,7 @@ async fn legacy_look<C: Connector>(
     ctx: &ProbeContext<C>,
     addr: std::net::SocketAddr,
     sni: Option<&str>,
-) -> Option<(String, String, Vec<Vec<u8>>)> {
+) -> Option<(rustls::ProtocolVersion, String, Vec<Vec<u8>>)> {
     let mut stream = tokio::time::timeout(ctx.timeout, ctx.connector.connect(addr))
         .await
         .ok()?
@@ -335,7 +335,7 @@ async fn legacy_look<C: Connector>(
             suite,
             chain,
         } if !legacy::modern(version, suite) => Some((
-            legacy::version_name(version),
+            rustls::ProtocolVersion::from(version),
             legacy::suite_name(suite),
             chain,
         )),

@@ -143,11 +143,11 @@ impl Connector for ProxyConnector {
         match status {
             Some(200..=299) => Ok(s),
             Some(code) => Err(io::Error::other(ProxyRefused {
-                status: code,
+                status: Some(code),
                 line: crate::sanitize::printable(&status_line, 80),
             })),
             None => Err(io::Error::other(ProxyRefused {
-                status: 0,
+                status: None,
                 line: crate::sanitize::printable(&status_line, 80),
             })),
         }
@@ -162,7 +162,8 @@ impl Connector for ProxyConnector {
 #[derive(Debug, thiserror::Error)]
 #[error("the proxy answered \"{line}\" to CONNECT")]
 pub struct ProxyRefused {
-    pub status: u16,
+    /// The HTTP status code; `None` when the answer is not an HTTP status line.
+    pub status: Option<u16>,
     pub line: String,
 }
 
@@ -178,7 +179,7 @@ async fn read_head(s: &mut TcpStream) -> io::Result<String> {
         if first_line_done && !head.starts_with(b"HTTP/") {
             let line = String::from_utf8_lossy(&head);
             return Err(io::Error::other(ProxyRefused {
-                status: 0,
+                status: None,
                 line: crate::sanitize::printable(line.trim_end(), 80),
             }));
         }

@@ -50,6 +50,7 @@ pub fn classify(e: &io::Error) -> ConnectFailure {
         .and_then(|i| i.downcast_ref::<super::proxy::ProxyRefused>())
     {
         return ConnectFailure::ProxyRefused {
+            status: p.status,
             line: p.line.clone(),
         };
     }

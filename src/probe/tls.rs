@@ -136,9 +136,7 @@ impl TlsContext {
             .unwrap_or_default();
         let version = conn
             .protocol_version()
-            .and_then(|v| v.as_str())
-            .unwrap_or("unknown")
-            .replace("TLSv1_", "TLSv1.");
+            .unwrap_or(rustls::ProtocolVersion::Unknown(0));
         let cipher = conn
             .negotiated_cipher_suite()
             .and_then(|s| s.suite().as_str())
@@ -154,7 +152,7 @@ impl TlsContext {
         &self,
         certs: &[CertificateDer<'static>],
         name: &ServerName<'static>,
-        version: String,
+        version: rustls::ProtocolVersion,
         cipher: String,
     ) -> TlsFacts {
         let (public, os) = if let Some((ee, rest)) = certs.split_first() {

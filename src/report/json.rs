@@ -94,7 +94,7 @@ struct JsonTimings {
 
 #[derive(Serialize)]
 struct JsonTls<'a> {
-    version: &'a str,
+    version: String,
     cipher: &'a str,
     trusted_public: bool,
     trusted_os: bool,
@@ -148,7 +148,7 @@ fn result(row: &Row) -> JsonResult<'_> {
             total: ms(o.timings.total),
         },
         tls: o.tls.as_ref().map(|t| JsonTls {
-            version: &t.version,
+            version: t.version_label(),
             cipher: &t.cipher,
             trusted_public: t.public.is_trusted(),
             trusted_os: t.os.is_trusted(),

@@ -353,7 +353,10 @@ fn proxy_connect(f: &ConnectFailure, hop: &Hop) -> Triple {
             format!("the proxy {proxy}: {detail}"),
             Some(format!("a router or firewall between {} and the proxy {proxy} says unreachable", hop.from)),
         ),
-        ConnectFailure::ProxyRefused { line } if line.split_whitespace().nth(1) == Some("407") => (
+        ConnectFailure::ProxyRefused {
+            status: Some(407),
+            line,
+        } => (
             Verdict::Refused,
             format!("the proxy {proxy} requires authentication (\"{}\")", printable(line, 60)),
             Some(format!(
@@ -361,12 +364,15 @@ fn proxy_connect(f: &ConnectFailure, hop: &Hop) -> Triple {
                 hop.from
             )),
         ),
-        ConnectFailure::ProxyRefused { line } if !line.starts_with("HTTP/") => (
+        ConnectFailure::ProxyRefused { status: None, line } => (
             Verdict::ProtocolError,
             format!("{proxy} answered \"{}\" to CONNECT: not an HTTP proxy", printable(line, 60)),
             Some(format!("{setting}: something other than an HTTP proxy listens on {proxy}")),
         ),
-        ConnectFailure::ProxyRefused { line } => (
+        ConnectFailure::ProxyRefused {
+            status: Some(_),
+            line,
+        } => (
             Verdict::Refused,
             format!("the proxy {proxy} answered \"{}\" to CONNECT {target}", printable(line, 60)),
             Some(format!(
@@ -409,7 +415,7 @@ fn connect(f: &ConnectFailure, hop: &Hop) -> Triple {
                 hop.from
             )),
         ),
-        ConnectFailure::ProxyRefused { line } => (
+        ConnectFailure::ProxyRefused { line, .. } => (
             Verdict::Refused,
             format!("the proxy answered \"{}\" to CONNECT {}:{p}", printable(line, 60), hop.host),
             Some(format!(
@@ -475,9 +481,9 @@ fn legacy_tls(obs: &Observation, ctx: &Context, hop: &Hop, findings: &mut Vec<Fi
     if let Some(t) = intercept::chain(obs, facts, ctx, hop, findings) {
         return t;
     }
-    let version = facts.version.replace("TLSv", "TLS ");
+    let version = facts.version_label().replace("TLSv", "TLS ");
     let what = format!("the server speaks only {version} with {}", facts.cipher);
-    if facts.version != "TLSv1.2" {
+    if facts.version != rustls::ProtocolVersion::TLSv1_2 {
         return (
             Verdict::TlsFailed,
             format!("{what}: TLS 1.0 and 1.1 are deprecated (RFC 8996)"),
@@ -635,7 +641,7 @@ fn completed_tls(
     hop: &Hop,
     findings: &mut Vec<Finding>,
 ) -> Triple {
-    let version = facts.version.replace("TLSv", "TLS ");
+    let version = facts.version_label().replace("TLSv", "TLS ");
     let leaf = describe_leaf(facts);
     let top_issuer = facts
         .chain
@@ -784,25 +790,26 @@ fn broken_beyond_issuer(facts: &TlsFacts) -> bool {
 /// Why the chain is untrusted, the most telling answer first: "unknown CA" only when neither
 /// judge found something more specific (a name, a date).
 fn untrusted_reason(facts: &TlsFacts) -> String {
-    // A name, a date, a revocation: what the admin must fix first. (`Other` is not: on
-    // Windows the OS engine's errors come as bare codes.)
-    let specific = |t: &Trust| match t {
-        Trust::Untrusted {
-            problem: CertProblem::NameMismatch | CertProblem::Validity | CertProblem::Revoked,
-            reason,
-        } => Some(reason.clone()),
-        _ => None,
-    };
-    let has_specific = specific(&facts.public).is_some() || specific(&facts.os).is_some();
-    let any = |t: &Trust| match t {
-        Trust::Untrusted { reason, .. } => Some(reason.clone()),
+    let untrusted = |t: &Trust| match t {
+        Trust::Untrusted { problem, reason } => Some((*problem, reason.clone())),
         Trust::Trusted => None,
     };
-    let mut why = specific(&facts.public)
+    // A name, a date, a revocation: what the admin must fix first. (`Other` is not: on
+    // Windows the OS engine's errors come as bare codes.)
+    let specific = |t: &Trust| {
+        untrusted(t).filter(|(p, _)| {
+            matches!(
+                p,
+                CertProblem::NameMismatch | CertProblem::Validity | CertProblem::Revoked
+            )
+        })
+    };
+    let has_specific = specific(&facts.public).is_some() || specific(&facts.os).is_some();
+    let (problem, mut why) = specific(&facts.public)
         .or_else(|| specific(&facts.os))
-        .or_else(|| any(&facts.public))
-        .or_else(|| any(&facts.os))
-        .unwrap_or_else(|| "not trusted".to_string());
+        .or_else(|| untrusted(&facts.public))
+        .or_else(|| untrusted(&facts.os))
+        .map_or((None, "not trusted".to_string()), |(p, r)| (Some(p), r));
     // Unknown issuer, and the chain does not end at a root: the intermediate may be missing.
     if let Some(top) = facts.chain.last().filter(|c| !c.self_signed) {
         let unknown = !has_specific
@@ -823,7 +830,7 @@ fn untrusted_reason(facts: &TlsFacts) -> String {
     }
     // A name check fails on a certificate that names its host only in the CN.
     if let Some(leaf) = facts.chain.first() {
-        if leaf.san.is_empty() && why.contains("not valid for") {
+        if leaf.san.is_empty() && problem == Some(CertProblem::NameMismatch) {
             why = format!(
                 "{why} (it has no subjectAltName; its subject is {}, and TLS clients ignore the CN)",
                 short_name(&leaf.subject)

@@ -7,7 +7,7 @@ use super::{Finding, FindingKind, Hop, Triple, Verdict};
 use crate::config::profile::{Expect, ProbeKind, StartTlsPolicy};
 use crate::observation::{Observation, ProtocolEnd};
 use crate::probe::http::HttpHead;
-use crate::probe::starttls::{Failure, Transcript};
+use crate::probe::starttls::{DialogueStep, Failure, Transcript};
 use crate::sanitize::printable;
 
 /// The protocol's verdict when something went wrong, or `None` when the dialogue is fine.
@@ -89,9 +89,15 @@ fn ended(
     Some(match end {
         // The work was done; a server that does not answer LOGOUT / QUIT in time is not a
         // broken path.
-        ProtocolEnd::TimedOut { step: "logout" | "quit", overall: false }
-        | ProtocolEnd::Io { step: "logout" | "quit", .. } => return None,
-        ProtocolEnd::TimedOut { step, .. } if first_step(obs, step) => (
+        ProtocolEnd::TimedOut {
+            step: DialogueStep::Logout | DialogueStep::Quit,
+            overall: false,
+        }
+        | ProtocolEnd::Io {
+            step: DialogueStep::Logout | DialogueStep::Quit,
+            ..
+        } => return None,
+        ProtocolEnd::TimedOut { step, .. } if first_step(obs, *step) => (
             Verdict::NoService,
             format!("TCP accepted, but nothing answered {}{}", proto_name(obs), hop.timeout_text),
             Some(format!(
@@ -145,14 +151,14 @@ fn ended(
 
 /// Whether `step` is the first answer the probe waits for: silence there means nothing
 /// speaks the protocol at all.
-fn first_step(obs: &Observation, step: &str) -> bool {
+fn first_step(obs: &Observation, step: DialogueStep) -> bool {
     let first = match obs.path.probe {
-        ProbeKind::LdapStarttls => "starttls",
-        ProbeKind::Ldaps => "root-dse",
-        ProbeKind::Https => "http-head",
+        ProbeKind::LdapStarttls => DialogueStep::StartTls,
+        ProbeKind::Ldaps => DialogueStep::RootDse,
+        ProbeKind::Https => DialogueStep::HttpHead,
         ProbeKind::Tcp | ProbeKind::Tls => return false,
         ProbeKind::Imaps | ProbeKind::ImapStarttls | ProbeKind::Pop3s | ProbeKind::Pop3Stls => {
-            "greeting"
+            DialogueStep::Greeting
         }
     };
     step == first
@@ -182,7 +188,7 @@ fn failed(
         proto_name(obs)
     ));
     Some(match f {
-        Failure::Closed { during } if first_step(obs, during) => (
+        Failure::Closed { during } if first_step(obs, *during) => (
             Verdict::NoService,
             format!("TCP accepted, then closed without a {} answer", proto_name(obs)),
             Some(format!("something on {hp} accepts and closes at once: a middlebox, a connection limit, or an access rule of the service")),

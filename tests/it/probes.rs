@@ -41,7 +41,7 @@ async fn tls_ok_records_the_whole_chain() {
         ih_row.judgement
     );
     let tls = ih_row.obs.tls.as_ref().expect("tls facts");
-    assert_eq!(tls.version, "TLSv1.3");
+    assert_eq!(tls.version_label(), "TLSv1.3");
     assert_eq!(tls.chain.len(), 1);
     assert!(tls.chain[0].self_signed);
     assert_eq!(tls.chain[0].subject, "CN=ih01");

@@ -78,7 +78,7 @@ fn cert(subject: &str, issuer: &str, san: &[&str], n: u8) -> CertInfo {
 
 fn tls(chain: Vec<CertInfo>, public: Trust, os: Trust) -> TlsFacts {
     TlsFacts {
-        version: "TLSv1.3".into(),
+        version: rustls::ProtocolVersion::TLSv1_3,
         cipher: "TLS13_AES_256_GCM_SHA384".into(),
         client_cert_requested: false,
         ekm: None,

@@ -5,8 +5,8 @@
 //! the command (`XXXXXXXX`) shows in the server's answer. The verdict tells these apart.
 
 use super::{
-    add_capability, advance_lines, text, Action, Core, Expect, Failure, LineProtocol, Protocol,
-    MAX_TEXT,
+    add_capability, advance_lines, text, Action, Core, DialogueStep, Expect, Failure, LineProtocol,
+    Protocol, MAX_TEXT,
 };
 
 const GREETING: Expect = Expect {
@@ -197,17 +197,17 @@ impl Protocol for Imap {
         }
     }
 
-    fn step_name(&self) -> &'static str {
+    fn step_name(&self) -> DialogueStep {
         if self.core.is_done() {
-            return "done";
+            return DialogueStep::Done;
         }
         match self.step {
-            Step::Greeting => "greeting",
-            Step::Capability { tls: false } => "capability",
-            Step::Capability { tls: true } => "capability-tls",
-            Step::StartTls => "starttls",
-            Step::AwaitTls => "tls",
-            Step::Logout => "logout",
+            Step::Greeting => DialogueStep::Greeting,
+            Step::Capability { tls: false } => DialogueStep::Capability,
+            Step::Capability { tls: true } => DialogueStep::CapabilityTls,
+            Step::StartTls => DialogueStep::StartTls,
+            Step::AwaitTls => DialogueStep::Tls,
+            Step::Logout => DialogueStep::Logout,
         }
     }
 }
@@ -278,7 +278,7 @@ impl LineProtocol for Imap {
                 self.core.finish();
             }
             Step::Greeting => {
-                let f = self.core.inbox.eof_failure("greeting");
+                let f = self.core.inbox.eof_failure(DialogueStep::Greeting);
                 self.core.abort(f);
             }
             Step::Capability { .. } | Step::StartTls | Step::AwaitTls => {
@@ -345,12 +345,12 @@ mod tests {
             ("capability NO, no code: unknown, tried", &[b"* OK hi\r\n", b"a1 NO not now\r\n", b"a2 NO no\r\n", b"a3 OK\r\n"], &["a1 CAPABILITY", "a2 STARTTLS", "a3 LOGOUT"], Ok(())),
             ("capability BAD, greeting code decides", &[DOVECOT_GREETING, b"a1 BAD huh\r\n", DOVECOT_GO, b"a3 OK\r\n", b"a4 OK\r\n"], FULL, Ok(())),
             ("untagged lines before the tagged answer", &[b"* OK hi\r\n", b"* OK [ALERT] x\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\n* FLAGS ()\r\na1 OK\r\n", b"* OK still here\r\na2 OK go\r\n", b"a3 OK\r\n", b"a4 OK\r\n"], FULL, Ok(())),
-            ("eof before the greeting", &[], &[], closed("greeting")),
-            ("eof in a half greeting", &[b"* OK Dove"], &[], closed("greeting")),
-            ("eof after the greeting", &[DOVECOT_GREETING], &["a1 CAPABILITY"], closed("capability")),
-            ("eof before the tagged capability", &[DOVECOT_GREETING, b"* CAPABILITY IMAP4rev1 STARTTLS\r\n"], &["a1 CAPABILITY"], closed("capability")),
-            ("eof after STARTTLS", &[DOVECOT_GREETING, DOVECOT_CAPS], &["a1 CAPABILITY", "a2 STARTTLS"], closed("starttls")),
-            ("eof after TLS", &[DOVECOT_GREETING, DOVECOT_CAPS, DOVECOT_GO], &["a1 CAPABILITY", "a2 STARTTLS", "<tls>", "a3 CAPABILITY"], closed("capability-tls")),
+            ("eof before the greeting", &[], &[], closed(DialogueStep::Greeting)),
+            ("eof in a half greeting", &[b"* OK Dove"], &[], closed(DialogueStep::Greeting)),
+            ("eof after the greeting", &[DOVECOT_GREETING], &["a1 CAPABILITY"], closed(DialogueStep::Capability)),
+            ("eof before the tagged capability", &[DOVECOT_GREETING, b"* CAPABILITY IMAP4rev1 STARTTLS\r\n"], &["a1 CAPABILITY"], closed(DialogueStep::Capability)),
+            ("eof after STARTTLS", &[DOVECOT_GREETING, DOVECOT_CAPS], &["a1 CAPABILITY", "a2 STARTTLS"], closed(DialogueStep::StartTls)),
+            ("eof after TLS", &[DOVECOT_GREETING, DOVECOT_CAPS, DOVECOT_GO], &["a1 CAPABILITY", "a2 STARTTLS", "<tls>", "a3 CAPABILITY"], closed(DialogueStep::CapabilityTls)),
             ("eof after LOGOUT is normal", &[DOVECOT_GREETING, DOVECOT_CAPS, DOVECOT_GO, DOVECOT_CAPS_TLS, b"* BYE\r\n"], FULL, Ok(())),
             ("eof after a refusal keeps the refusal", &[DOVECOT_GREETING, DOVECOT_CAPS, b"a2 NO sorry\r\n"], &["a1 CAPABILITY", "a2 STARTTLS", "a3 LOGOUT"], Err(refused("a2 NO sorry"))),
             ("untagged BYE mid-dialogue", &[b"* OK hi\r\n", b"* BYE shutting down\r\n"], &["a1 CAPABILITY"], Err(Failure::Rejected { response: "* BYE shutting down".into() })),
@@ -395,7 +395,7 @@ mod tests {
             ..Transcript::default()
         };
         assert_eq!(imap.transcript(), &want);
-        assert_eq!(imap.step(), "done");
+        assert_eq!(imap.step(), DialogueStep::Done);
     }
 
     #[test]
@@ -601,24 +601,36 @@ mod tests {
     fn steps_are_named_and_starttls_waits_for_the_driver() {
         let mut imap = Imap::starttls();
         assert_eq!(imap.outcome(), Err(&Failure::Unfinished));
-        assert_eq!((imap.step(), imap.poll()), ("greeting", Action::Recv));
+        assert_eq!(
+            (imap.step(), imap.poll()),
+            (DialogueStep::Greeting, Action::Recv)
+        );
         imap.tls_established(); // out of order: ignored
         imap.receive(DOVECOT_GREETING);
         assert!(matches!(imap.poll(), Action::Send(_)));
-        assert_eq!(imap.step(), "capability");
+        assert_eq!(imap.step(), DialogueStep::Capability);
         imap.receive(DOVECOT_CAPS);
         assert_eq!(imap.poll(), Action::Send(b"a2 STARTTLS\r\n".to_vec()));
-        assert_eq!((imap.step(), imap.poll()), ("starttls", Action::Recv));
+        assert_eq!(
+            (imap.step(), imap.poll()),
+            (DialogueStep::StartTls, Action::Recv)
+        );
         imap.receive(DOVECOT_GO);
         assert_eq!(imap.poll(), Action::StartTls);
-        assert_eq!((imap.step(), imap.poll()), ("tls", Action::StartTls));
+        assert_eq!(
+            (imap.step(), imap.poll()),
+            (DialogueStep::Tls, Action::StartTls)
+        );
         imap.tls_established();
         assert_eq!(imap.poll(), Action::Send(b"a3 CAPABILITY\r\n".to_vec()));
-        assert_eq!(imap.step(), "capability-tls");
+        assert_eq!(imap.step(), DialogueStep::CapabilityTls);
         imap.receive(DOVECOT_CAPS_TLS);
         assert_eq!(imap.poll(), Action::Send(b"a4 LOGOUT\r\n".to_vec()));
-        assert_eq!(imap.step(), "logout");
+        assert_eq!(imap.step(), DialogueStep::Logout);
         imap.eof();
-        assert_eq!((imap.poll(), imap.step()), (Action::Done, "done"));
+        assert_eq!(
+            (imap.poll(), imap.step()),
+            (Action::Done, DialogueStep::Done)
+        );
     }
 }

@@ -4,7 +4,9 @@ use super::ber::{
     header, integer, malformed, tlv, Reader, BOOLEAN, ENUMERATED, INTEGER, OCTET_STRING, SEQUENCE,
     SET,
 };
-use super::{add_capability, text, Action, Core, Expect, Failure, Protocol, MAX_TEXT};
+use super::{
+    add_capability, text, Action, Core, DialogueStep, Expect, Failure, Protocol, MAX_TEXT,
+};
 
 const STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 const NOTICE_OF_DISCONNECTION_OID: &[u8] = b"1.3.6.1.4.1.1466.20036";
@@ -325,12 +327,12 @@ impl Protocol for Ldap {
         }
     }
 
-    fn step_name(&self) -> &'static str {
+    fn step_name(&self) -> DialogueStep {
         match (self.core.is_done(), self.step, self.implicit) {
-            (true, _, _) => "done",
-            (false, Step::AwaitTls, _) => "tls",
-            (false, Step::Start | Step::Answer, false) => "starttls",
-            (false, Step::Start | Step::Answer, true) => "root-dse",
+            (true, _, _) => DialogueStep::Done,
+            (false, Step::AwaitTls, _) => DialogueStep::Tls,
+            (false, Step::Start | Step::Answer, false) => DialogueStep::StartTls,
+            (false, Step::Start | Step::Answer, true) => DialogueStep::RootDse,
         }
     }
 }
@@ -413,8 +415,8 @@ mod tests {
             ("unavailable", vec![&unavailable], &refused_then_unbind, Some("resultCode 52 (unavailable)"), refused("resultCode 52 (unavailable)")),
             ("notice of disconnection", vec![&notice], &[req.as_str()], None,
                 Err(Failure::Rejected { response: "notice of disconnection, resultCode 52 (unavailable): idle timeout".into() })),
-            ("eof without an answer", vec![], &[req.as_str()], None, Err(Failure::Closed { during: "starttls" })),
-            ("eof inside the answer", vec![&slapd[..9]], &[req.as_str()], None, Err(Failure::Closed { during: "starttls" })),
+            ("eof without an answer", vec![], &[req.as_str()], None, Err(Failure::Closed { during: DialogueStep::StartTls })),
+            ("eof inside the answer", vec![&slapd[..9]], &[req.as_str()], None, Err(Failure::Closed { during: DialogueStep::StartTls })),
         ];
         for (name, turns, want_sent, response, want) in table {
             let (ldap, sent) = both(Ldap::starttls, turns);
@@ -527,7 +529,7 @@ mod tests {
         );
         assert_eq!(t.root_dse_result.as_deref(), Some("resultCode 0 (success)"));
         assert_eq!((t.starttls_offered, t.upgraded), (None, false));
-        assert_eq!(ldap.step(), "done");
+        assert_eq!(ldap.step(), DialogueStep::Done);
     }
 
     #[test]
@@ -565,6 +567,11 @@ mod tests {
             "an LDAP answer, even a refusal, proves the service"
         );
         let (eof, _) = both(Ldap::implicit, &[&entry]);
-        assert_eq!(eof.outcome(), Err(&Failure::Closed { during: "root-dse" }));
+        assert_eq!(
+            eof.outcome(),
+            Err(&Failure::Closed {
+                during: DialogueStep::RootDse
+            })
+        );
     }
 }

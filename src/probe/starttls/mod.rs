@@ -60,7 +60,7 @@ pub trait Script {
     /// The TLS handshake requested by `StartTls` completed.
     fn tls_established(&mut self);
     /// The step the machine is in, for naming a driver timeout ("greeting", "capability", ...).
-    fn step(&self) -> &'static str;
+    fn step(&self) -> DialogueStep;
 }
 
 /// A mail or directory dialogue: a [`Script`] that keeps a transcript and an outcome.
@@ -90,7 +90,7 @@ pub trait Protocol {
     /// The TLS handshake asked for by `StartTls` completed.
     fn upgraded(&mut self);
     /// The step the machine is in, named in timeouts and failures.
-    fn step_name(&self) -> &'static str;
+    fn step_name(&self) -> DialogueStep;
 }
 
 impl<P: Protocol> Script for P {
@@ -113,7 +113,7 @@ impl<P: Protocol> Script for P {
     fn tls_established(&mut self) {
         self.upgraded();
     }
-    fn step(&self) -> &'static str {
+    fn step(&self) -> DialogueStep {
         self.step_name()
     }
 }
@@ -181,13 +181,56 @@ pub struct Transcript {
     pub root_dse_result: Option<String>,
 }
 
+/// The step a dialogue is in, named in timeouts and failures. A verdict tells "nothing
+/// answered at all" (the first step) from "stopped mid-dialogue" by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogueStep {
+    Greeting,
+    Capability,
+    CapabilityTls,
+    StartTls,
+    Tls,
+    Logout,
+    Quit,
+    RootDse,
+    HttpHead,
+    HttpBody,
+    Done,
+}
+
+impl DialogueStep {
+    /// The step's name in reasons: `greeting`, `capability-tls`, `root-dse`.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            DialogueStep::Greeting => "greeting",
+            DialogueStep::Capability => "capability",
+            DialogueStep::CapabilityTls => "capability-tls",
+            DialogueStep::StartTls => "starttls",
+            DialogueStep::Tls => "tls",
+            DialogueStep::Logout => "logout",
+            DialogueStep::Quit => "quit",
+            DialogueStep::RootDse => "root-dse",
+            DialogueStep::HttpHead => "http-head",
+            DialogueStep::HttpBody => "http-body",
+            DialogueStep::Done => "done",
+        }
+    }
+}
+
+impl std::fmt::Display for DialogueStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// Why a dialogue did not run to its end.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Failure {
     /// The peer closed before the dialogue ended.
     #[error("the peer closed the connection during {during}")]
-    Closed { during: &'static str },
+    Closed { during: DialogueStep },
     /// Something other than the expected protocol answered.
     #[error("expected {expected}, but the peer sent {seen:?}{}", .looks_like.map_or(String::new(), |l| format!(" (looks like {l})")))]
     NotProtocol {
@@ -329,7 +372,10 @@ mod tests {
             "expected imap, but the peer sent \"HTTP/1.1 200 OK\" (looks like http)"
         );
         assert_eq!(
-            Failure::Closed { during: "greeting" }.to_string(),
+            Failure::Closed {
+                during: DialogueStep::Greeting
+            }
+            .to_string(),
             "the peer closed the connection during greeting"
         );
         assert_eq!(Failure::Unfinished.label(), "unfinished");

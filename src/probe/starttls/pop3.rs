@@ -4,8 +4,8 @@
 //! servers support STLS without it); `-ERR` to an STLS that was not listed is not a failure.
 
 use super::{
-    add_capability, advance_lines, text, Action, Core, Expect, Failure, LineProtocol, Protocol,
-    MAX_TEXT,
+    add_capability, advance_lines, text, Action, Core, DialogueStep, Expect, Failure, LineProtocol,
+    Protocol, MAX_TEXT,
 };
 
 const GREETING: Expect = Expect {
@@ -147,17 +147,17 @@ impl Protocol for Pop3 {
         }
     }
 
-    fn step_name(&self) -> &'static str {
+    fn step_name(&self) -> DialogueStep {
         if self.core.is_done() {
-            return "done";
+            return DialogueStep::Done;
         }
         match self.step {
-            Step::Greeting => "greeting",
-            Step::Capa { tls: false } | Step::CapaList { tls: false } => "capability",
-            Step::Capa { tls: true } | Step::CapaList { tls: true } => "capability-tls",
-            Step::Stls => "starttls",
-            Step::AwaitTls => "tls",
-            Step::Quit => "quit",
+            Step::Greeting => DialogueStep::Greeting,
+            Step::Capa { tls: false } | Step::CapaList { tls: false } => DialogueStep::Capability,
+            Step::Capa { tls: true } | Step::CapaList { tls: true } => DialogueStep::CapabilityTls,
+            Step::Stls => DialogueStep::StartTls,
+            Step::AwaitTls => DialogueStep::Tls,
+            Step::Quit => DialogueStep::Quit,
         }
     }
 }
@@ -219,7 +219,7 @@ impl LineProtocol for Pop3 {
                 self.core.finish();
             }
             Step::Greeting => {
-                let f = self.core.inbox.eof_failure("greeting");
+                let f = self.core.inbox.eof_failure(DialogueStep::Greeting);
                 self.core.abort(f);
             }
             Step::Capa { .. } | Step::CapaList { .. } | Step::Stls | Step::AwaitTls => {
@@ -277,11 +277,11 @@ mod tests {
             ("capa -ERR, stls -ERR", &[GREETING, b"-ERR unknown command\r\n", b"-ERR unknown command\r\n", BYE], &["CAPA", "STLS", "QUIT"], None, Ok(())),
             ("stls -ERR (dovecot text)", &[GREETING, CAPA, NO_TLS, BYE], &["CAPA", "STLS", "QUIT"], Some(true), refused("-ERR TLS support isn't enabled.")),
             ("capa -ERR after tls", &[GREETING, CAPA, GO, b"-ERR no\r\n", BYE], FULL, Some(true), Ok(())),
-            ("eof before the greeting", &[], &[], None, closed("greeting")),
-            ("eof after the greeting", &[GREETING], &["CAPA"], None, closed("capability")),
-            ("eof inside the CAPA list", &[GREETING, b"+OK\r\nTOP\r\nSTLS\r\n"], &["CAPA"], None, closed("capability")),
-            ("eof after STLS", &[GREETING, CAPA], &["CAPA", "STLS"], Some(true), closed("starttls")),
-            ("eof after TLS", &[GREETING, CAPA, GO], &["CAPA", "STLS", "<tls>", "CAPA"], Some(true), closed("capability-tls")),
+            ("eof before the greeting", &[], &[], None, closed(DialogueStep::Greeting)),
+            ("eof after the greeting", &[GREETING], &["CAPA"], None, closed(DialogueStep::Capability)),
+            ("eof inside the CAPA list", &[GREETING, b"+OK\r\nTOP\r\nSTLS\r\n"], &["CAPA"], None, closed(DialogueStep::Capability)),
+            ("eof after STLS", &[GREETING, CAPA], &["CAPA", "STLS"], Some(true), closed(DialogueStep::StartTls)),
+            ("eof after TLS", &[GREETING, CAPA, GO], &["CAPA", "STLS", "<tls>", "CAPA"], Some(true), closed(DialogueStep::CapabilityTls)),
             ("eof after QUIT is normal", &[GREETING, CAPA, GO, CAPA_TLS], FULL, Some(true), Ok(())),
             ("-ERR greeting", &[b"-ERR [SYS/TEMP] too busy\r\n"], &[], None, Err(Failure::Rejected { response: "-ERR [SYS/TEMP] too busy".into() })),
             ("CAPA answer neither +OK nor -ERR", &[GREETING, b"* OK what\r\n"], &["CAPA"], None, Err(Failure::Malformed { detail: "CAPA answer is not +OK/-ERR: \"* OK what\"".into() })),
@@ -429,7 +429,9 @@ mod tests {
         let (closed, _) = both(Pop3::implicit, &[]);
         assert_eq!(
             closed.outcome(),
-            Err(&Failure::Closed { during: "greeting" })
+            Err(&Failure::Closed {
+                during: DialogueStep::Greeting
+            })
         );
     }
 
@@ -446,7 +448,7 @@ mod tests {
         pop.tls_established();
         steps.push(pop.step());
         assert_eq!(
-            steps,
+            steps.iter().map(|s| s.label()).collect::<Vec<_>>(),
             [
                 "greeting",
                 "capability",

@@ -1,7 +1,8 @@
 //! The bounded input buffer and the state every STARTTLS machine shares: what is read, what is queued to send, the transcript and the first failure.
 
 use super::{
-    sniff, Action, Failure, Transcript, MAX_CAPS, MAX_CAP_LEN, MAX_LINE, MAX_SEEN, MAX_TOTAL,
+    sniff, Action, DialogueStep, Failure, Transcript, MAX_CAPS, MAX_CAP_LEN, MAX_LINE, MAX_SEEN,
+    MAX_TOTAL,
 };
 
 /// Lossy UTF-8 of `bytes`, cut to `max_chars` characters.
@@ -138,7 +139,7 @@ impl Inbox {
     }
 
     /// The failure for an eof while more was needed in step `during`.
-    pub(crate) fn eof_failure(&self, during: &'static str) -> Failure {
+    pub(crate) fn eof_failure(&self, during: DialogueStep) -> Failure {
         match self.expect {
             Some(e) if !self.pending().is_empty() && !compatible(self.pending(), e.prefixes) => {
                 not_protocol(e.protocol, self.pending())
@@ -410,7 +411,7 @@ mod tests {
         );
         tls.set_eof();
         assert!(matches!(
-            tls.eof_failure("greeting"),
+            tls.eof_failure(DialogueStep::Greeting),
             Failure::NotProtocol {
                 looks_like: Some("tls"),
                 ..
@@ -418,8 +419,10 @@ mod tests {
         ));
         let empty = Inbox::new(true, pop);
         assert_eq!(
-            empty.eof_failure("greeting"),
-            Failure::Closed { during: "greeting" }
+            empty.eof_failure(DialogueStep::Greeting),
+            Failure::Closed {
+                during: DialogueStep::Greeting
+            }
         );
     }
 
