@@ -22,7 +22,7 @@ use crate::probe::{Job, ProbeContext};
 use crate::progress::Progress;
 use crate::report::{self, Meta, Report, Style};
 use crate::runner;
-use crate::verdict::{classify, Context, Verdict};
+use crate::verdict::{self, Context};
 
 /// This machine's name, for the report header and hints.
 #[must_use]
@@ -112,16 +112,13 @@ pub async fn check_with_progress<C: Connector>(
     // same host where nothing should listen answer too?
     let wanted: Vec<bool> = observations
         .iter()
-        .map(|o| {
-            o.address.is_some()
-                && (cfg.canary_always && o.timings.connect.is_some() && o.other_attempts.is_empty()
-                    || classify(o, &judge).verdict == Verdict::NoService)
-        })
+        .map(|o| verdict::needs_canary(o, &judge, cfg.canary_always))
         .collect();
     if !cancel.is_cancelled() {
         runner::run_canaries(&ctx, &mut observations, &wanted, cfg.canary_port).await;
     }
-    let origin = judge;
+    let judged = verdict::judge_run(observations, &judge);
+    notes.extend(judged.notes);
     let inbound = if cfg.check_inbound {
         inbound(cfg).await
     } else {
@@ -131,14 +128,14 @@ pub async fn check_with_progress<C: Connector>(
         version: env!("CARGO_PKG_VERSION"),
         role: cfg.role,
         modes: cfg.modes.clone(),
-        hostname: origin.hostname.clone(),
+        hostname: judge.hostname.clone(),
         started_at,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         strict: cfg.strict,
         notes,
         inbound,
     };
-    Ok(Report::build(meta, observations, &origin))
+    Ok(Report::build(meta, judged.rows))
 }
 
 /// The licensing path once more through the configured HTTP proxy, as MailStore itself

@@ -1,6 +1,5 @@
 //! The sorted report of a run, its summary, and rendering in the chosen format.
 
-mod consistency;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -10,15 +9,9 @@ pub mod table;
 use std::io::{self, Write};
 
 use crate::config::profile::{Mode, Role};
-use crate::observation::Observation;
-use crate::verdict::{classify, Context, Judgement, Severity, Verdict};
+use crate::verdict::{Severity, Verdict};
 
-/// One path's result: what was seen and what it means.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub obs: Observation,
-    pub judgement: Judgement,
-}
+pub use crate::verdict::Row;
 
 /// Counts for the summary line and the exit code.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -77,20 +70,10 @@ impl Report {
         (title, rows)
     }
 
-    /// Judges and sorts the observations of a run.
+    /// Sorts the judged rows of a run (see [`crate::verdict::judge_run`]) and counts them.
     #[must_use]
-    pub fn build(mut meta: Meta, observations: Vec<Observation>, ctx: &Context) -> Self {
-        let mut rows: Vec<Row> = observations
-            .into_iter()
-            .map(|obs| {
-                let judgement = classify(&obs, ctx);
-                Row { obs, judgement }
-            })
-            .collect();
+    pub fn build(meta: Meta, mut rows: Vec<Row>) -> Self {
         rows.sort_by_key(sort_key);
-        consistency::proxy_certificates(&mut rows);
-        meta.notes
-            .extend(consistency::unused_pins(&rows, &ctx.pins));
         let mut s = Summary {
             total: rows.len(),
             ..Summary::default()

@@ -1,10 +1,12 @@
 //! Judges an [`Observation`]: one verdict per path, a one-line reason, a hint that names
 //! the hop and the likely fix, and findings. Exhaustive matches only; no I/O.
 
+mod across;
 mod finding;
 mod intercept;
 mod protocol;
 
+pub use across::{judge_run, Judged, Row};
 pub use finding::{Finding, FindingKind};
 
 use rustls::AlertDescription;
@@ -177,6 +179,16 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         hint,
         findings,
     }
+}
+
+/// Whether the canary should be asked for `obs`: always with `--canary` (for a path that
+/// connected on its first address), else when the path comes out `no-service` — does a port
+/// of the same host where nothing should listen answer too?
+#[must_use]
+pub fn needs_canary(obs: &Observation, ctx: &Context, canary_always: bool) -> bool {
+    obs.address.is_some()
+        && (canary_always && obs.timings.connect.is_some() && obs.other_attempts.is_empty()
+            || classify(obs, ctx).verdict == Verdict::NoService)
 }
 
 /// The next step for a warning on a path that works.

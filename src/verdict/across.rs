@@ -1,18 +1,50 @@
-//! Findings that need more than one row of a run: the same endpoint presenting another
-//! certificate through the proxy than directly (DESIGN §5.7, within one run), and pins that
-//! no probe could check.
+//! Judging a whole run: each observation once, then the findings that need more than one
+//! row — the same endpoint presenting another certificate through the proxy than directly
+//! (DESIGN §5.7, within one run), and pins that no probe could check.
 
-use super::Row;
+use super::{classify, Context, Finding, FindingKind, Judgement, Severity, Verdict};
 use crate::config::profile::CertPolicy;
 use crate::config::HostSpec;
+use crate::observation::Observation;
 use crate::sanitize::printable;
-use crate::verdict::{Finding, FindingKind, Severity, Verdict};
+
+/// One path's result: what was seen and what it means.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub obs: Observation,
+    pub judgement: Judgement,
+}
+
+/// A judged run: one row an observation, in the order given, and the notes about the run
+/// as a whole (pins that matched nothing).
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub rows: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
+/// Judges every observation of a run once, then adds what only the rows together show.
+#[must_use]
+pub fn judge_run(observations: Vec<Observation>, ctx: &Context) -> Judged {
+    let mut rows: Vec<Row> = observations
+        .into_iter()
+        .map(|obs| {
+            let judgement = classify(&obs, ctx);
+            Row { obs, judgement }
+        })
+        .collect();
+    proxy_certificates(&mut rows);
+    let notes = unused_pins(&rows, &ctx.pins);
+    Judged { rows, notes }
+}
 
 /// A row through a proxy whose certificate differs from every direct row of the same path
 /// (another leaf *and* another issuer) is TLS inspection by the proxy, whatever the trust
 /// stores say: the direct rows show what the endpoint really presents.
-pub(super) fn proxy_certificates(rows: &mut [Row]) {
-    let direct: Vec<(String, String, String)> = rows
+fn proxy_certificates(rows: &mut [Row]) {
+    // In the order a report lists them (host, then address), so that the detail names the
+    // same direct row whatever order the probes finished in.
+    let mut direct: Vec<(String, String, String, (String, String))> = rows
         .iter()
         .filter(|r| r.obs.via_proxy.is_none())
         .filter_map(|r| {
@@ -21,9 +53,11 @@ pub(super) fn proxy_certificates(rows: &mut [Row]) {
                 r.obs.path.id.clone(),
                 leaf.sha256.clone(),
                 leaf.issuer.clone(),
+                listed_at(&r.obs),
             ))
         })
         .collect();
+    direct.sort_by(|a, b| a.3.cmp(&b.3));
     for row in rows.iter_mut().filter(|r| r.obs.via_proxy.is_some()) {
         if row.obs.path.cert != CertPolicy::Public || row.judgement.verdict == Verdict::Intercepted
         {
@@ -70,8 +104,19 @@ pub(super) fn proxy_certificates(rows: &mut [Row]) {
     }
 }
 
+/// Where a report lists a row among the rows of its path: by host, then address.
+fn listed_at(obs: &Observation) -> (String, String) {
+    (
+        obs.host
+            .as_ref()
+            .map(HostSpec::display_host)
+            .unwrap_or_default(),
+        obs.address.map(|a| a.to_string()).unwrap_or_default(),
+    )
+}
+
 /// `--pin` entries that applied to no probed endpoint: a typo, or the wrong port.
-pub(super) fn unused_pins(rows: &[Row], pins: &[crate::config::pin::Pin]) -> Vec<String> {
+fn unused_pins(rows: &[Row], pins: &[crate::config::pin::Pin]) -> Vec<String> {
     pins.iter()
         .filter(|pin| {
             !rows.iter().any(|r| {
