@@ -130,7 +130,7 @@ fn ended(
             Some(format!("a firewall, IPS or proxy in between, or the service on {hp}, cut the {} dialogue", proto_name(obs))),
         ),
         ProtocolEnd::Tls(f) => {
-            let (v, reason, hint) = super::tls_failure(f, hop);
+            let (v, reason, hint) = super::tls::tls_failure(f, hop);
             let starttls = obs.path.probe.is_starttls();
             if v == Verdict::Ok {
                 // A client certificate asked for on an internal port: open, with a warning.

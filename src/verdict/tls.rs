@@ -1,0 +1,148 @@
+//! TLS handshakes that failed: alerts in an admin's words, closed and reset handshakes,
+//! and servers that speak only legacy TLS.
+
+use rustls::AlertDescription;
+
+use super::certificate::completed_tls;
+use super::{intercept, Context, Finding, FindingKind, Hop, Triple, Verdict};
+use crate::observation::{Observation, TlsFailure};
+use crate::sanitize::printable;
+
+pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    match f {
+        TlsFailure::Alert {
+            description,
+            client_cert_requested,
+        } => alert(*description, *client_cert_requested, hop),
+        TlsFailure::NotTls { seen } => {
+            let what = crate::sanitize::looks_like(seen)
+                .map(|k| format!(" (looks like {k})"))
+                .unwrap_or_default();
+            (
+                Verdict::ProtocolError,
+                format!("answered without TLS: \"{}\"{what}", printable(&String::from_utf8_lossy(seen), 60)),
+                Some(format!("another service, or a proxy, answers on {hp} instead of {}", hop.target_title)),
+            )
+        }
+        TlsFailure::Closed => (
+            Verdict::TlsFailed,
+            "the peer closed the connection during the TLS handshake".to_string(),
+            Some(format!("the service on {hp} or a TLS-inspecting firewall in between dropped the handshake: check its log and TLS settings")),
+        ),
+        TlsFailure::Reset => (
+            Verdict::TlsFailed,
+            "the connection was reset during the TLS handshake".to_string(),
+            Some(format!("an IPS or TLS-inspecting firewall, or the service on {hp}, reset the handshake")),
+        ),
+        TlsFailure::TimedOut => (
+            Verdict::NoService,
+            "TCP accepted, but no TLS answer came in time".to_string(),
+            Some(format!("something accepts connections on {hp} but does not speak TLS: a middlebox that accepts every port, or a hung service")),
+        ),
+        TlsFailure::Other { detail } => (
+            Verdict::TlsFailed,
+            printable(detail, 160),
+            Some(format!("check the TLS configuration of {hp}")),
+        ),
+    }
+}
+
+/// A server that refused this tool's TLS and chose, on a second look, a version or suite
+/// that rustls does not speak: named, its chain judged as usual.
+pub(super) fn legacy_tls(
+    obs: &Observation,
+    ctx: &Context,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Triple {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    let Some(facts) = &obs.tls else {
+        return (Verdict::TlsFailed, "TLS failed".into(), None);
+    };
+    if let Some(t) = intercept::chain(obs, facts, ctx, hop, findings) {
+        return t;
+    }
+    let version = facts.version_label().replace("TLSv", "TLS ");
+    let what = format!("the server speaks only {version} with {}", facts.cipher);
+    if facts.version != rustls::ProtocolVersion::TLSv1_2 {
+        return (
+            Verdict::TlsFailed,
+            format!("{what}: TLS 1.0 and 1.1 are deprecated (RFC 8996)"),
+            Some(format!(
+                "enable TLS 1.2 or 1.3 on {hp}; current Windows versions (Server 2025, Windows 11) turn TLS 1.0/1.1 off, and MailStore then fails too"
+            )),
+        );
+    }
+    findings.push(Finding::warning(
+        FindingKind::LegacyTls,
+        format!("{what} (no forward secrecy, or no AEAD): Windows still accepts it; this tool checked the certificate, not the service behind TLS"),
+    ));
+    let (v, reason, hint) = completed_tls(obs, facts, hop, findings);
+    (
+        v,
+        format!("{reason} — legacy suite {} only", facts.cipher),
+        hint,
+    )
+}
+
+/// A TLS alert from the server, in an admin's words: what it most likely means and the fix.
+pub(super) fn alert(
+    description: AlertDescription,
+    client_cert_requested: bool,
+    hop: &Hop,
+) -> Triple {
+    let hp = format!("{}:{}", hop.host, hop.port);
+    let plain = format!("the server ended the TLS handshake with alert {description:?}");
+    let rejects_client = matches!(
+        description,
+        AlertDescription::CertificateRequired
+            | AlertDescription::HandshakeFailure
+            | AlertDescription::BadCertificate
+            | AlertDescription::AccessDenied
+            | AlertDescription::UnknownCA
+    );
+    if client_cert_requested && rejects_client {
+        let reason = format!(
+            "the server requires a client certificate (it asked for one; this tool has none) — alert {description:?}"
+        );
+        // MailStore's own peers may present certificates to each other: the path is open.
+        // The caller files this as the warning `client-cert-required`, whose hint is the next
+        // step.
+        if hop.internal {
+            return (
+                Verdict::Ok,
+                format!("{reason}; the TLS handshake reached the service"),
+                None,
+            );
+        }
+        return (
+            Verdict::TlsFailed,
+            reason,
+            Some(format!("{hp} accepts only clients with a certificate: MailStore does not present one, so allow it without (or check that this is the right server)")),
+        );
+    }
+    let (reason, hint) = match description {
+        AlertDescription::ProtocolVersion => (
+            "the server supports neither TLS 1.2 nor TLS 1.3 (only TLS 1.0/1.1 or SSL, deprecated by RFC 8996)".to_string(),
+            format!("enable TLS 1.2 or 1.3 on {hp}; current Windows versions turn TLS 1.0/1.1 off too"),
+        ),
+        AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => (
+            format!("{plain}: no cipher suite in common — the server likely offers only RSA key exchange, DHE or CBC suites"),
+            format!("enable ECDHE with AES-GCM (TLS 1.2) or TLS 1.3 on {hp}"),
+        ),
+        AlertDescription::UnrecognisedName if hop.by_address => (
+            format!("{plain}: the server needs a host name (SNI), and an address sends none"),
+            format!("give the server's DNS name instead of {}", hop.host),
+        ),
+        AlertDescription::UnrecognisedName => (
+            format!("{plain}: the server has no certificate for the name {}", hop.host),
+            format!("use the name {hp} is configured for, or add {} to its certificate and configuration", hop.host),
+        ),
+        _ => (
+            plain,
+            format!("check the TLS configuration of {hp} (versions, ciphers, client certificates)"),
+        ),
+    };
+    (Verdict::TlsFailed, reason, Some(hint))
+}
