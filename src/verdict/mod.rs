@@ -192,3 +192,6 @@ pub fn needs_canary(obs: &Observation, ctx: &Context, canary_always: bool) -> bo
         && (canary_always && obs.timings.connect.is_some() && obs.other_attempts.is_empty()
             || classify(obs, ctx).verdict == Verdict::NoService)
 }
+
+#[cfg(test)]
+mod tests;

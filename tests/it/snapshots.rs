@@ -214,7 +214,8 @@ fn report() -> Report {
         signatures: config::load_signatures(&[]).expect("signatures"),
         token: None,
     };
-    Report::build(meta, ih_run(), &ctx)
+    let judged = mssp_check::verdict::judge_run(ih_run(), &ctx);
+    Report::build(meta, judged.rows)
 }
 
 fn render(style: Style) -> String {
