@@ -384,10 +384,26 @@ async fn wrong_protocol_silence_and_instant_close() {
         "{:?}",
         row(&r, "multi-389-ih-any").judgement
     );
-    // TLS bytes on a plaintext port are another protocol too.
+    // TLS bytes on a plaintext port are another protocol too (DESIGN §4: protocol-error, not
+    // no-service, because something answered): the TLS server answers the StartTLS request
+    // with an alert record, which the LDAP machine names.
     let tls = fixtures::tls_server("127.0.0.1:0", self_signed(&["x"]), Serve::Hold).await;
     let r = ih(&["--ldap", &tls.to_string(), "--timeout", "500ms"]).await;
-    assert_ne!(v(&r, "multi-389-ih-any"), "ok");
+    let j = &row(&r, "multi-389-ih-any").judgement;
+    assert_eq!(j.verdict.label(), "protocol-error", "{j:?}");
+    assert!(
+        j.reason.starts_with("expected ldap, got \"\\x15\\x03"),
+        "{}",
+        j.reason
+    );
+    assert!(j.reason.ends_with("(looks like tls)"), "{}", j.reason);
+    assert!(
+        j.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("instead of the customer's server LDAP")),
+        "{:?}",
+        j.hint
+    );
 }
 
 #[tokio::test]
