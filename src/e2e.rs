@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::hex;
 use crate::sanitize::printable;
 
 /// Opens every statement; the version changes when the format does.
@@ -159,14 +160,14 @@ impl Statement {
     pub fn sign(&mut self, token: &[u8]) {
         let key = hmac::Key::new(hmac::HMAC_SHA256, token);
         let tag = hmac::sign(&key, self.canonical().as_bytes());
-        self.mac = Some(hex(tag.as_ref()));
+        self.mac = Some(hex::encode(tag.as_ref()));
     }
 
     /// Whether `mac` is present and is the HMAC of the other fields under `token`
     /// (compared in constant time).
     #[must_use]
     pub fn verify(&self, token: &[u8]) -> bool {
-        let Some(mac) = self.mac.as_deref().and_then(unhex) else {
+        let Some(mac) = self.mac.as_deref().and_then(hex::decode) else {
             return false;
         };
         let key = hmac::Key::new(hmac::HMAC_SHA256, token);
@@ -197,7 +198,7 @@ pub fn new_nonce() -> String {
         let digest = ring::digest::digest(&ring::digest::SHA256, seed.as_bytes());
         bytes.copy_from_slice(&digest.as_ref()[..16]);
     }
-    hex(&bytes)
+    hex::encode(&bytes)
 }
 
 /// The line a probe sends on a `tls` port: `MSSP-CHECK-NONCE/1 <nonce>\r\n`.
@@ -224,7 +225,7 @@ pub fn valid_nonce(value: &str) -> Option<String> {
 /// SHA-256 of `bytes`, 64 lower-case hex digits.
 #[must_use]
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// The text right after the first [`MAGIC`] that is followed by a separator.
@@ -340,25 +341,6 @@ impl Fields {
 fn hex_value(value: &str, len: usize) -> Option<String> {
     (value.len() == len && value.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| value.to_ascii_lowercase())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod e2e;
 pub mod error;
 pub mod exit;
 pub mod firewall;
+pub mod hex;
 pub mod intercept;
 pub mod observation;
 pub mod plan;

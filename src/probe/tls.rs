@@ -125,7 +125,7 @@ impl TlsContext {
             .1
             .export_keying_material(&mut ekm, crate::e2e::EKM_LABEL, None)
             .ok()
-            .map(|b| hex(b));
+            .map(|b| crate::hex::encode(b));
         Ok((stream, facts))
     }
 
@@ -487,8 +487,10 @@ fn classify_handshake_error(e: &io::Error, seen: Option<&[u8]>, requested: bool)
 /// What one certificate says, with its fingerprints.
 #[must_use]
 pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
-    let sha1 = hex(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref());
-    let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, der).as_ref());
+    let sha1 = crate::hex::encode(
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref(),
+    );
+    let sha256 = crate::hex::encode(ring::digest::digest(&ring::digest::SHA256, der).as_ref());
     match x509_parser::parse_x509_certificate(der) {
         Ok((_, x)) => {
             let mut san = Vec::new();
@@ -543,18 +545,6 @@ fn ip_from_bytes(b: &[u8]) -> Option<std::net::IpAddr> {
 fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-/// Lower-case hex without separators.
-#[must_use]
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// A stream that keeps the first bytes it reads, so a failed handshake can show what
@@ -650,10 +640,5 @@ mod tests {
             plain.to_string(),
             "unknown errors keep rustls's text"
         );
-    }
-
-    #[test]
-    fn hex_is_lower_case() {
-        assert_eq!(hex(&[0xab, 0x01]), "ab01");
     }
 }

@@ -115,7 +115,7 @@ pub(crate) fn tls_ekm(tls: &Tls) -> Option<String> {
     let conn = tls.get_ref().1;
     conn.export_keying_material(&mut out, e2e::EKM_LABEL, None)
         .ok()
-        .map(|b| crate::probe::tls::hex(b))
+        .map(|b| crate::hex::encode(b))
 }
 
 /// `TLS 1.3` / `TLS 1.2` of an established connection.

@@ -131,7 +131,7 @@ impl Identity {
             |(_, x)| x.subject().to_string(),
         );
         Identity {
-            sha1_thumbprint: crate::probe::tls::hex(sha1.as_ref()).to_ascii_uppercase(),
+            sha1_thumbprint: crate::hex::encode(sha1.as_ref()).to_ascii_uppercase(),
             sha256: crate::e2e::sha256_hex(leaf),
             subject,
             chain,

@@ -253,25 +253,12 @@ pub(crate) fn add_capability(list: &mut Vec<String>, item: &str) {
 pub(crate) mod script {
     use crate::probe::starttls::{Action, Dialogue};
 
+    pub(crate) use crate::hex::encode as hex_string;
+
     /// Bytes from hex digits; anything else (spaces) is skipped.
     pub(crate) fn hex(s: &str) -> Vec<u8> {
-        let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
-        let value = |d: u8| {
-            char::from(d)
-                .to_digit(16)
-                .and_then(|v| u8::try_from(v).ok())
-                .unwrap_or(0)
-        };
-        digits
-            .chunks(2)
-            .map(|p| p.iter().fold(0, |acc, &d| acc * 16 + value(d)))
-            .collect()
-    }
-
-    pub(crate) fn hex_string(bytes: &[u8]) -> String {
-        bytes
-            .iter()
-            .fold(String::new(), |s, b| s + &format!("{b:02x}"))
+        let digits: String = s.chars().filter(char::is_ascii_hexdigit).collect();
+        crate::hex::decode(&digits).expect("an even number of hex digits")
     }
 
     /// Runs a fresh machine fed whole turns and another fed byte by byte; both must send,
