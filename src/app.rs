@@ -63,10 +63,10 @@ pub async fn check_with_progress<C: Connector>(
     let started_at = now_rfc3339();
     let mut notes = Vec::new();
     let tls = TlsContext::new(&cfg.public_ca).map_err(|e| {
-        if e.starts_with("--public-ca") {
-            RunError::Usage(UsageError::new(e))
+        if e.is_usage() {
+            RunError::Usage(UsageError::new(e.to_string()))
         } else {
-            RunError::Internal(e)
+            RunError::Internal(e.to_string())
         }
     })?;
     notes.extend(tls.notes.iter().cloned());

@@ -198,7 +198,7 @@ async fn relay(upstream: SocketAddr, cancel: CancellationToken) -> Result<Socket
     .with_single_cert(chain, key)
     .map_err(|e| e.to_string())?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
-    let client = Arc::new(TlsContext::new(&[])?);
+    let client = Arc::new(TlsContext::new(&[]).map_err(|e| e.to_string())?);
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .map_err(|e| e.to_string())?;

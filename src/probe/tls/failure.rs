@@ -1,0 +1,168 @@
+//! rustls's errors in an admin's words: a failed handshake as a [`TlsFailure`], an alert
+//! after the handshake, and a certificate that did not verify as a [`CertProblem`] and a
+//! sentence.
+
+use std::io;
+
+use rustls::pki_types::ServerName;
+use rustls::CertificateError;
+
+use crate::observation::{CertProblem, TlsFailure};
+
+/// The kind of a verification error.
+#[must_use]
+pub fn problem_of(e: &rustls::Error) -> CertProblem {
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer => CertProblem::UnknownIssuer,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                CertProblem::NameMismatch
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => CertProblem::Validity,
+            CertificateError::Revoked => CertProblem::Revoked,
+            _ => CertProblem::Other,
+        },
+        _ => CertProblem::Other,
+    }
+}
+
+/// A verification error in an admin's words.
+#[must_use]
+pub fn describe_cert_error(e: &rustls::Error, name: &ServerName<'_>) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer => "issued by an unknown CA".into(),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "the certificate has expired".into()
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "the certificate is not valid yet".into()
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                format!("the certificate is not valid for {}", name.to_str())
+            }
+            CertificateError::Revoked => "the certificate is revoked".into(),
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                "the certificate is not for TLS servers".into()
+            }
+            CertificateError::BadEncoding => "the certificate is malformed".into(),
+            other => in_words(&rustls::Error::InvalidCertificate(other.clone())),
+        },
+        other => in_words(other),
+    }
+}
+
+/// A rustls or webpki error whose text is a Rust name (`Other(OtherError(CaUsedAsEndEntity))`)
+/// in an admin's words; anything not known keeps rustls's own text.
+#[must_use]
+pub fn in_words(e: &rustls::Error) -> String {
+    let debug = format!("{e:?}");
+    let known: &[(&str, &str)] = &[
+        ("CaUsedAsEndEntity", "the server's certificate is a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default), used as a server certificate"),
+        ("UnsupportedCertVersion", "the certificate is X.509 version 1 (no extensions, no subjectAltName); TLS clients need version 3"),
+        ("BadSignature", "a signature in the chain does not verify, or uses what current TLS clients refuse (SHA-1, an RSA key under 2048 bits)"),
+        ("UnsupportedSignatureAlgorithm", "the certificate is signed with an algorithm current TLS clients refuse (SHA-1, MD5, or an RSA key under 2048 bits)"),
+        ("EndEntityUsedAsCa", "a server certificate is used as the CA of another one"),
+        ("PathLenConstraintViolated", "the chain breaks a CA's path length constraint"),
+        ("UnknownIssuer", "issued by an unknown CA"),
+    ];
+    known
+        .iter()
+        .find(|(name, _)| debug.contains(name))
+        .map_or_else(|| e.to_string(), |(_, words)| (*words).to_string())
+}
+
+/// A TLS alert inside an I/O error after the handshake: a TLS 1.3 server that wants a client
+/// certificate says so only once the client has finished.
+#[must_use]
+pub fn alert_after_handshake(e: &io::Error, client_cert_requested: bool) -> Option<TlsFailure> {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::AlertReceived(a)) => Some(TlsFailure::Alert {
+            description: *a,
+            client_cert_requested,
+        }),
+        _ => None,
+    }
+}
+
+/// Why a handshake failed; `seen` is what the server sent first, `requested` whether it had
+/// asked for a client certificate.
+pub(super) fn classify_handshake_error(
+    e: &io::Error,
+    seen: Option<&[u8]>,
+    requested: bool,
+) -> TlsFailure {
+    let seen = seen.unwrap_or_default();
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return match tls {
+            rustls::Error::AlertReceived(a) => TlsFailure::Alert {
+                description: *a,
+                client_cert_requested: requested,
+            },
+            // TLS records (handshake type 22, version 3.x) that we could not take: say why,
+            // and do not call it "not TLS".
+            rustls::Error::InvalidMessage(m) if seen.starts_with(&[0x16, 0x03]) => {
+                TlsFailure::Other {
+                    detail: match m {
+                        rustls::InvalidMessage::CertificatePayloadTooLarge
+                        | rustls::InvalidMessage::HandshakePayloadTooLarge
+                        | rustls::InvalidMessage::MessageTooLarge => "the server's TLS handshake is larger than 64 KiB, the most this client (like most TLS clients) accepts: a very long certificate chain?".into(),
+                        other => format!("the server's TLS handshake is malformed ({other:?})"),
+                    },
+                }
+            }
+            rustls::Error::InvalidMessage(_)
+            | rustls::Error::InappropriateMessage { .. }
+            | rustls::Error::InappropriateHandshakeMessage { .. } => TlsFailure::NotTls {
+                seen: seen.to_vec(),
+            },
+            other => TlsFailure::Other {
+                detail: in_words(other),
+            },
+        };
+    }
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => TlsFailure::Closed,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => TlsFailure::Reset,
+        io::ErrorKind::TimedOut => TlsFailure::TimedOut,
+        _ => TlsFailure::Other {
+            detail: e.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn webpki_names_are_put_in_words() {
+        #[derive(Debug)]
+        struct CaUsedAsEndEntity;
+        impl std::fmt::Display for CaUsedAsEndEntity {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "CaUsedAsEndEntity")
+            }
+        }
+        impl std::error::Error for CaUsedAsEndEntity {}
+        let e = rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+            Arc::new(CaUsedAsEndEntity),
+        )));
+        let words = in_words(&e);
+        assert!(
+            words.starts_with("the server's certificate is a CA certificate"),
+            "{words}"
+        );
+        let plain = rustls::Error::General("something new".into());
+        assert_eq!(
+            in_words(&plain),
+            plain.to_string(),
+            "unknown errors keep rustls's text"
+        );
+    }
+}
