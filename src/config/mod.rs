@@ -5,6 +5,7 @@ pub mod host;
 pub mod listen;
 pub mod pin;
 pub mod profile;
+pub mod proxy;
 pub mod site;
 
 use std::net::{IpAddr, SocketAddr};
@@ -93,7 +94,7 @@ pub struct RunConfig {
     pub canary_always: bool,
     pub canary_port: u16,
     /// The HTTP proxy for my.mailstore.com, from `--proxy`, the environment or the system.
-    pub proxy: Option<crate::probe::proxy::ProxySetting>,
+    pub proxy: Option<proxy::ProxySetting>,
     /// `--token`, shared with the responder.
     pub token: Option<Secret>,
     /// Report whether the role's inbound ports listen on this machine.
@@ -190,14 +191,8 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         .mailstore
         .as_ref()
         .map_or_else(|| MAILSTORE_HOST.to_string(), HostSpec::display_host);
-    let proxy = crate::probe::proxy::detect(args.proxy.as_deref(), args.no_proxy, &mailstore_name)
-        .map_err(|e| {
-            UsageError::new(if e.starts_with("HTTPS_PROXY") {
-                e
-            } else {
-                format!("--proxy {e}")
-            })
-        })?;
+    let proxy = proxy::detect(args.proxy.as_deref(), args.no_proxy, &mailstore_name)
+        .map_err(|e| UsageError::new(e.to_string()))?;
     Ok(RunConfig {
         role,
         modes,
