@@ -120,7 +120,7 @@ pub async fn check_with_progress<C: Connector>(
     let judged = verdict::judge_run(observations, &judge);
     notes.extend(judged.notes);
     let inbound = if cfg.check_inbound {
-        inbound(cfg).await
+        inbound(cfg, ctx.connector.as_ref()).await
     } else {
         Vec::new()
     };
@@ -201,8 +201,9 @@ async fn proxied(
     (out, Some(note))
 }
 
-/// The inbound ports of the role, as the profiles name them: do they listen here?
-async fn inbound(cfg: &RunConfig) -> Vec<crate::probe::listening::Inbound> {
+/// The inbound ports of the role, as the profiles name them: do they listen here? The
+/// connector asks this machine.
+async fn inbound(cfg: &RunConfig, here: &impl Connector) -> Vec<crate::probe::listening::Inbound> {
     let Some(me) = cfg.role.as_target() else {
         return Vec::new();
     };
@@ -217,7 +218,7 @@ async fn inbound(cfg: &RunConfig) -> Vec<crate::probe::listening::Inbound> {
     ports.dedup();
     let mut out = Vec::new();
     for port in ports {
-        out.push(crate::probe::listening::check(port).await);
+        out.push(crate::probe::listening::check(here, port).await);
     }
     out
 }

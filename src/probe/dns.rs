@@ -6,7 +6,7 @@
 //! lists), because that is what MailStore itself uses; the run then says so in a note.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -226,14 +226,10 @@ fn mnemonic(code: ResponseCode) -> String {
     }
 }
 
-/// Whether `ip` is an address of this machine (loopback, or one it can bind to).
-#[must_use]
-pub fn is_local(ip: IpAddr) -> bool {
-    ip.is_loopback() || (!ip.is_unspecified() && UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::UdpSocket;
+
     use super::*;
 
     /// A DNS server on loopback that answers every question with NXDOMAIN.

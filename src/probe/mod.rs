@@ -64,7 +64,8 @@ pub struct Job {
 }
 
 impl Job {
-    /// An observation of this job that never got to the network.
+    /// An observation of this job that never got to the network. It does no I/O: whether
+    /// `address` is this machine's (`local_target`) is the connector's to say, in [`run`].
     #[must_use]
     pub fn observe(&self, outcome: Outcome, address: Option<SocketAddr>) -> Observation {
         Observation {
@@ -72,7 +73,7 @@ impl Job {
             host: Some(self.host.clone()),
             port: self.port,
             address,
-            local_target: address.is_some_and(|a| dns::is_local(a.ip())),
+            local_target: false,
             other_attempts: Vec::new(),
             outcome,
             tls: None,
@@ -112,6 +113,7 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         .map(|ip| SocketAddr::new(*ip, job.proxy.as_ref().map_or(job.port, |p| p.0)))
         .collect();
     let mut obs = job.observe(Outcome::Completed, addrs.first().copied());
+    obs.local_target = obs.address.is_some_and(|a| ctx.connector.is_local(a.ip()));
 
     let finish = |mut obs: Observation, outcome: Outcome| {
         obs.outcome = outcome;
@@ -134,14 +136,14 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
                 (Some(a), f)
             };
             obs.address = addr;
-            obs.local_target = addr.is_some_and(|a| dns::is_local(a.ip()));
+            obs.local_target = addr.is_some_and(|a| ctx.connector.is_local(a.ip()));
             obs.other_attempts = failures;
             obs.timings.connect = Some(started.elapsed());
             return finish(obs, Outcome::Connect(first));
         }
     };
     obs.address = Some(addr);
-    obs.local_target = dns::is_local(addr.ip());
+    obs.local_target = ctx.connector.is_local(addr.ip());
     obs.local_addr = C::local_addr(&stream);
     obs.timings.connect = Some(took);
 

@@ -162,6 +162,42 @@ async fn icmp_unreachable_and_silent_drop_from_the_connector() {
     assert_eq!(verdicts(&r, "multi-8473-mgmt-cas"), ["filtered"]);
 }
 
+/// This machine as a test says it is: every connection refused, no address of its own, and
+/// every port held by a service.
+struct Elsewhere;
+
+impl mssp_check::probe::connector::Connector for Elsewhere {
+    type Stream = tokio::net::TcpStream;
+    async fn connect(&self, _: SocketAddr) -> io::Result<tokio::net::TcpStream> {
+        Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+    }
+    fn is_local(&self, _: std::net::IpAddr) -> bool {
+        false
+    }
+    fn try_bind(&self, _: u16) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::AddrInUse))
+    }
+}
+
+#[tokio::test]
+async fn this_machine_is_what_the_connector_says() {
+    let r = check_with(&["--role", "ih", "--mgmt", "127.0.0.1:1"], Elsewhere).await;
+    let mgmt = row(&r, "multi-8471-ih-mgmt");
+    assert_eq!(mgmt.judgement.verdict.label(), "refused");
+    assert!(
+        !mgmt.obs.local_target,
+        "the connector, not a socket, says whether 127.0.0.1 is this machine"
+    );
+    assert!(!r.meta.inbound.is_empty(), "ih has inbound ports");
+    for port in &r.meta.inbound {
+        assert_eq!(port.listening, Some(true), "{port:?}");
+        assert_eq!(
+            port.detail, "in use by a service bound to a specific address",
+            "{port:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn silent_peer_is_no_service() {
     let silent = fixtures::silent_server("127.0.0.1:0").await;
