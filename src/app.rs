@@ -91,7 +91,7 @@ pub async fn check_with_progress<C: Connector>(
         progress: Arc::clone(progress),
     });
     let direct = runner::run_jobs(Arc::clone(&ctx), jobs, concurrency, cancel.clone());
-    let proxied = proxied(cfg, &planned, &dns, &tls, cancel.clone(), progress);
+    let proxied = proxied(cfg, &planned, &dns, &ctx, cancel.clone());
     let (direct, (proxied, proxy_note)) = tokio::join!(direct, proxied);
     observations.extend(direct);
     observations.extend(proxied);
@@ -139,14 +139,14 @@ pub async fn check_with_progress<C: Connector>(
 }
 
 /// The licensing path once more through the configured HTTP proxy, as MailStore itself
-/// goes when a system proxy is set. Returns the observations and a note for the header.
-async fn proxied(
+/// goes when a system proxy is set; the proxy is dialled through `direct`'s connector.
+/// Returns the observations and a note for the header.
+async fn proxied<C: Connector>(
     cfg: &RunConfig,
     planned: &[plan::Planned],
     dns: &Dns,
-    tls: &Arc<TlsContext>,
+    direct: &ProbeContext<C>,
     cancel: CancellationToken,
-    progress: &Arc<Progress>,
 ) -> (Vec<Observation>, Option<String>) {
     let Some(proxy) = &cfg.proxy else {
         return (Vec::new(), None);
@@ -186,12 +186,13 @@ async fn proxied(
         let Err(f) = &addrs else {
             let ctx = Arc::new(ProbeContext {
                 connector: Arc::new(ProxyConnector {
+                    inner: Arc::clone(&direct.connector),
                     target: format!("{}:{}", host.display_host(), p.port),
                 }),
-                tls: Arc::clone(tls),
-                timeout: cfg.timeout,
-                token: cfg.token.as_ref().map(|t| t.0.clone()),
-                progress: Arc::clone(progress),
+                tls: Arc::clone(&direct.tls),
+                timeout: direct.timeout,
+                token: direct.token.clone(),
+                progress: Arc::clone(&direct.progress),
             });
             out.extend(runner::run_jobs(ctx, vec![job], 1, cancel.clone()).await);
             continue;

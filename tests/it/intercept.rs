@@ -2,7 +2,7 @@
 //! mail-proxy greetings, proxy headers and accept-all middleboxes.
 
 use crate::fixtures::{self, self_signed, Ca, Serve, HTTP_OK};
-use crate::{check, row};
+use crate::{check, check_with, row};
 
 fn kinds(r: &mssp_check::report::Report, path: &str) -> Vec<&'static str> {
     row(r, path)
@@ -360,6 +360,90 @@ async fn a_proxy_that_fails_is_named_as_the_hop() {
         );
         let everything = format!("{j:?} {:?}", r.meta.notes);
         assert!(!everything.contains("s3cret"), "{everything}");
+    }
+}
+
+/// Sends connections for `alias` to `real` (none: the alias is unreachable) and the rest
+/// where they go, recording every address it is asked for.
+struct Redirect {
+    alias: std::net::SocketAddr,
+    real: Option<std::net::SocketAddr>,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<std::net::SocketAddr>>>,
+}
+
+impl mssp_check::probe::connector::Connector for Redirect {
+    type Stream = tokio::net::TcpStream;
+    async fn connect(&self, addr: std::net::SocketAddr) -> std::io::Result<Self::Stream> {
+        self.asked.lock().expect("lock").push(addr);
+        match (addr == self.alias, self.real) {
+            (false, _) => tokio::net::TcpStream::connect(addr).await,
+            (true, Some(real)) => tokio::net::TcpStream::connect(real).await,
+            (true, None) => Err(std::io::ErrorKind::HostUnreachable.into()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_proxy_is_dialled_through_the_injected_connector() {
+    let ca = Ca::new("Lab Public Root", "Lab");
+    let ms =
+        fixtures::tls_server("127.0.0.1:0", ca.leaf(&["ms.test"]), Serve::Answer(HTTP_OK)).await;
+    let dns = fixtures::dns_server(vec![(
+        "ms.test",
+        fixtures::Answer::Addrs(vec!["127.0.0.1".parse().expect("ip")]),
+    )])
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let pem = ca
+        .write(dir.path(), "public.pem")
+        .to_string_lossy()
+        .into_owned();
+    let target = format!("ms.test:{}", ms.port());
+    let d = dns.to_string();
+    // Nothing listens at the alias: only the connector knows where the proxy is.
+    let alias: std::net::SocketAddr = "127.0.0.9:3128".parse().expect("addr");
+    let proxy = format!("http://{alias}");
+    for (real, verdict) in [
+        (Some(fixtures::connect_proxy(true).await), "ok"),
+        (None, "unreachable"),
+    ] {
+        let asked = std::sync::Arc::default();
+        let connector = Redirect {
+            alias,
+            real,
+            asked: std::sync::Arc::clone(&asked),
+        };
+        let r = check_with(
+            &[
+                "--role",
+                "server",
+                "--mailstore-host",
+                &target,
+                "--dns-server",
+                &d,
+                "--public-ca",
+                &pem,
+                "--proxy",
+                &proxy,
+            ],
+            connector,
+        )
+        .await;
+        let tunnelled = r
+            .rows
+            .iter()
+            .find(|row| row.obs.via_proxy.is_some())
+            .expect("via proxy");
+        let j = &tunnelled.judgement;
+        assert_eq!(j.verdict.label(), verdict, "{j:?}");
+        assert_eq!(tunnelled.obs.address, Some(alias));
+        assert!(
+            asked.lock().expect("lock").contains(&alias),
+            "the proxy was dialled through the connector"
+        );
+        if real.is_none() {
+            assert!(j.reason.contains(&alias.to_string()), "{}", j.reason);
+        }
     }
 }
 
