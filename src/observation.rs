@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{HostSpec, PathSpec};
-use crate::probe::canary::Canary;
 use crate::probe::http::HttpHead;
 use crate::probe::starttls::{DialogueStep, Failure, Transcript};
 
@@ -264,6 +263,16 @@ pub struct Timings {
     pub tls: Option<Duration>,
     pub protocol: Option<Duration>,
     pub total: Duration,
+}
+
+/// What the canary port did: a port of the same host where nothing should listen (DESIGN
+/// §5.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Canary {
+    /// Accepted; `said` holds the first bytes if it spoke within the wait.
+    Accepted { port: u16, said: Vec<u8> },
+    /// Refused, dropped or unreachable: the expected answer of an ordinary host.
+    Closed { port: u16, how: String },
 }
 
 /// One probe of one path to one address (or the attempt to find one).

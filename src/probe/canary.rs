@@ -8,19 +8,11 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use super::connector::Connector;
+use crate::observation::Canary;
 
 /// The default canary port: the obsolete Discard service, which no MailStore host, mail
 /// server or directory runs.
 pub const DEFAULT_PORT: u16 = 9;
-
-/// What the canary port did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Canary {
-    /// Accepted; `said` holds the first bytes if it spoke within the wait.
-    Accepted { port: u16, said: Vec<u8> },
-    /// Refused, dropped or unreachable: the expected answer of an ordinary host.
-    Closed { port: u16, how: String },
-}
 
 /// Connects to `addr` and, if accepted, listens briefly for a first word.
 pub async fn probe<C: Connector>(

@@ -4,8 +4,7 @@
 use super::{Context, Finding, FindingKind, Hop, Triple, Verdict};
 use crate::config::profile::{CertPolicy, ProbeKind};
 use crate::intercept::signatures::{Field, Signature};
-use crate::observation::{Observation, TlsFacts};
-use crate::probe::canary::Canary;
+use crate::observation::{Canary, Observation, TlsFacts};
 use crate::sanitize::printable;
 
 /// Evidence from the certificate chain. Returns a verdict when it is conclusive.
