@@ -224,7 +224,10 @@ async fn inbound(cfg: &RunConfig, here: &impl Connector) -> Vec<crate::probe::li
     out
 }
 
-fn table_style(color: ColorArg) -> Style {
+/// The table's style on this terminal: colour by `--color` (and `NO_COLOR`), width when
+/// stdout is a terminal.
+#[must_use]
+pub fn table_style(color: ColorArg) -> Style {
     let tty = std::io::stdout().is_terminal();
     let color = match color {
         ColorArg::Always => true,
@@ -362,12 +365,4 @@ pub async fn listen(
         Err(e) if e.is_usage() => Err(RunError::Usage(UsageError::new(e.to_string()))),
         Err(e) => Err(RunError::Internal(e.to_string())),
     }
-}
-
-/// `mssp-check demo`.
-///
-/// # Errors
-/// When the demo cannot set itself up on loopback.
-pub async fn demo(args: &crate::cli::DemoArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
-    crate::demo::run(out, table_style(args.color)).await
 }

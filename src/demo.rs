@@ -19,7 +19,7 @@ use crate::error::RunError;
 use crate::exit::Exit;
 use crate::probe::connector::TcpConnector;
 use crate::probe::tls::TlsContext;
-use crate::report::{self, Style};
+use crate::report;
 use crate::responder::{self, ListenConfig};
 
 /// The secret the demo's responders and probes share.
@@ -28,11 +28,12 @@ const TOKEN: &str = "mssp-check-demo";
 /// Offsets tried for the responders' ports (8470 + offset must stay below 65536).
 const OFFSETS: [u16; 5] = [20000, 30000, 40000, 50000, 10000];
 
-/// Runs the demo and writes its reports.
+/// `mssp-check demo`: runs the demo and writes its reports.
 ///
 /// # Errors
 /// When no free set of loopback ports is found or a responder cannot start.
-pub async fn run(out: &mut dyn Write, style: Style) -> Result<Exit, RunError> {
+pub async fn run(options: &crate::cli::DemoArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
+    let style = crate::app::table_style(options.color);
     let internal = |e: String| RunError::Internal(format!("demo: {e}"));
     let profiles = Profiles::embedded().map_err(|e| internal(e.to_string()))?;
     let offset = free_offset(&profiles)

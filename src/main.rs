@@ -7,7 +7,7 @@ use clap::Parser;
 use mssp_check::cli::{Cli, Command};
 use mssp_check::error::RunError;
 use mssp_check::exit::Exit;
-use mssp_check::{app, config};
+use mssp_check::{app, config, demo};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -46,7 +46,7 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
             let cancel = ctrl_c();
             app::listen(&args, cancel).await
         }),
-        Some(Command::Demo(args)) => runtime()?.block_on(app::demo(&args, &mut out)),
+        Some(Command::Demo(args)) => runtime()?.block_on(demo::run(&args, &mut out)),
         None => check(&cli.check, &mut out),
     }
 }
