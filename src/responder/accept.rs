@@ -13,7 +13,8 @@ use tokio::time::Instant;
 use crate::config::profile::ProbeKind;
 use crate::sanitize;
 
-use super::conn::{self, Answer, Ctx, CONNECTION_TIMEOUT};
+use super::conn::{self, Answer};
+use super::context::{Ctx, CONNECTION_TIMEOUT};
 
 /// One log line: a connection and how it ended.
 pub(super) struct Event {

@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::e2e;
 use crate::sanitize::printable;
 
-use super::conn::{statement_details, Ctx, LINGER};
+use super::context::{statement_details, Ctx, LINGER};
 use super::stream::{describe, finish};
 
 /// Largest request head read.

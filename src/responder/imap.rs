@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use crate::e2e::Statement;
 
-use super::conn::{statement_details, tls_version, Ctx, LINGER};
+use super::context::{statement_details, tls_version, Ctx, LINGER};
 use super::stream::{describe, finish, Guarded, Lines};
 
 /// The greeting's text after the statement; `text-sha256` covers it.
@@ -278,7 +278,7 @@ pub(super) async fn starttls(ctx: &Ctx, mut plain: Guarded<TcpStream>, peer: Soc
     server.upgraded(version);
     // IMAP has no greeting after STARTTLS; an untagged OK carries the statement inside TLS,
     // where no middlebox that passed TLS through can have rewritten it.
-    let ekm = super::conn::tls_ekm(&tls);
+    let ekm = super::context::tls_ekm(&tls);
     let (line, statement) = untagged_statement(ctx, peer, TLS_TEXT, ekm.as_deref());
     if let Err(e) = send(&mut tls, &line).await {
         return describe(&e);

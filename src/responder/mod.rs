@@ -9,6 +9,7 @@
 
 mod accept;
 mod conn;
+mod context;
 mod http;
 mod identity;
 mod imap;
@@ -34,8 +35,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::profile::{ProbeKind, Profiles, Role};
 
 use accept::{accept_loop, PortRef, PortStats, Shared};
-use conn::Ctx;
-pub use conn::{CONNECTION_TIMEOUT, READ_TIMEOUT};
+use context::Ctx;
+pub use context::{CONNECTION_TIMEOUT, READ_TIMEOUT};
 pub use http::SERVER;
 pub use identity::Identity;
 pub use imap::{GREETING_TEXT, TLS_TEXT};
