@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use super::signatures::Field;
+use super::signatures::model::Field;
 
 /// The CN, O and OU attributes of a DN string, unescaped, in order.
 ///
