@@ -113,7 +113,6 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         .map(|ip| SocketAddr::new(*ip, job.proxy.as_ref().map_or(job.port, |p| p.0)))
         .collect();
     let mut obs = job.observe(Outcome::Completed, addrs.first().copied());
-    obs.local_target = obs.address.is_some_and(|a| ctx.connector.is_local(a.ip()));
 
     let finish = |mut obs: Observation, outcome: Outcome| {
         obs.outcome = outcome;
