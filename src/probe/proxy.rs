@@ -197,10 +197,10 @@ mod tests {
         for (reply, status, line) in [
             (
                 &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"[..],
-                403,
+                Some(403),
                 "HTTP/1.1 403 Forbidden",
             ),
-            (&b"SSH-2.0-OpenSSH_9.2\r\n"[..], 0, "SSH-2.0-OpenSSH_9.2"),
+            (&b"SSH-2.0-OpenSSH_9.2\r\n"[..], None, "SSH-2.0-OpenSSH_9.2"),
         ] {
             let inner = FakeProxy::new(reply);
             let e = through(&inner)

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use crate::config::profile::Profiles;
 use crate::config::HostSpec;
+use crate::observation::Canary;
 use crate::observation::{
     CertInfo, CertProblem, ConnectFailure, DnsFailure, E2eSeen, Observation, Outcome, ProtocolEnd,
     Timings, TlsFacts, TlsFailure, Trust,
 };
-use crate::probe::canary::Canary;
 use crate::probe::http::HttpHead;
 use crate::probe::starttls::{Failure, Transcript};
 use crate::verdict::Context;
