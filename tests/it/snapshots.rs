@@ -249,7 +249,10 @@ fn help(args: &[&str]) -> String {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{args:?}");
-    String::from_utf8(out.stdout).expect("utf-8")
+    // Windows names the binary with its extension in "Usage:".
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .replace("mssp-check.exe", "mssp-check")
 }
 
 #[test]
