@@ -55,24 +55,33 @@ pub fn describe_cert_error(e: &rustls::Error, name: &ServerName<'_>) -> String {
     }
 }
 
-/// A rustls or webpki error whose text is a Rust name (`Other(OtherError(CaUsedAsEndEntity))`)
-/// in an admin's words; anything not known keeps rustls's own text.
+/// A rustls or webpki error that rustls prints as a Rust name
+/// (`Other(OtherError(CaUsedAsEndEntity))`) in an admin's words; anything else keeps rustls's
+/// own text.
 #[must_use]
 pub fn in_words(e: &rustls::Error) -> String {
-    let debug = format!("{e:?}");
-    let known: &[(&str, &str)] = &[
-        ("CaUsedAsEndEntity", "the server's certificate is a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default), used as a server certificate"),
-        ("UnsupportedCertVersion", "the certificate is X.509 version 1 (no extensions, no subjectAltName); TLS clients need version 3"),
-        ("BadSignature", "a signature in the chain does not verify, or uses what current TLS clients refuse (SHA-1, an RSA key under 2048 bits)"),
-        ("UnsupportedSignatureAlgorithm", "the certificate is signed with an algorithm current TLS clients refuse (SHA-1, MD5, or an RSA key under 2048 bits)"),
-        ("EndEntityUsedAsCa", "a server certificate is used as the CA of another one"),
-        ("PathLenConstraintViolated", "the chain breaks a CA's path length constraint"),
-        ("UnknownIssuer", "issued by an unknown CA"),
-    ];
-    known
-        .iter()
-        .find(|(name, _)| debug.contains(name))
-        .map_or_else(|| e.to_string(), |(_, words)| (*words).to_string())
+    let words = match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::BadSignature => Some("a signature in the chain does not verify, or uses what current TLS clients refuse (SHA-1, an RSA key under 2048 bits)"),
+            // rustls still makes the deprecated variant from webpki's deprecated ones.
+            #[allow(deprecated)]
+            CertificateError::UnsupportedSignatureAlgorithm
+            | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => Some("the certificate is signed with an algorithm current TLS clients refuse (SHA-1, MD5, or an RSA key under 2048 bits)"),
+            CertificateError::UnknownIssuer => Some("issued by an unknown CA"),
+            // webpki's own errors, which rustls passes on unmapped.
+            CertificateError::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+                Some(webpki::Error::CaUsedAsEndEntity) => Some("the server's certificate is a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default), used as a server certificate"),
+                Some(webpki::Error::UnsupportedCertVersion) => Some("the certificate is X.509 version 1 (no extensions, no subjectAltName); TLS clients need version 3"),
+                Some(webpki::Error::EndEntityUsedAsCa) => Some("a server certificate is used as the CA of another one"),
+                Some(webpki::Error::PathLenConstraintViolated) => Some("the chain breaks a CA's path length constraint"),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    words.map_or_else(|| e.to_string(), str::to_string)
 }
 
 /// A TLS alert inside an I/O error after the handshake: a TLS 1.3 server that wants a client
@@ -142,21 +151,23 @@ mod tests {
 
     #[test]
     fn webpki_names_are_put_in_words() {
-        #[derive(Debug)]
-        struct CaUsedAsEndEntity;
-        impl std::fmt::Display for CaUsedAsEndEntity {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "CaUsedAsEndEntity")
-            }
-        }
-        impl std::error::Error for CaUsedAsEndEntity {}
-        let e = rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
-            Arc::new(CaUsedAsEndEntity),
-        )));
-        let words = in_words(&e);
+        let webpki = |e: webpki::Error| {
+            in_words(&rustls::Error::InvalidCertificate(CertificateError::Other(
+                rustls::OtherError(Arc::new(e)),
+            )))
+        };
+        let words = webpki(webpki::Error::CaUsedAsEndEntity);
         assert!(
             words.starts_with("the server's certificate is a CA certificate"),
             "{words}"
+        );
+        assert!(webpki(webpki::Error::UnsupportedCertVersion).contains("X.509 version 1"));
+        let bad = in_words(&rustls::Error::InvalidCertificate(
+            CertificateError::BadSignature,
+        ));
+        assert!(
+            bad.starts_with("a signature in the chain does not verify"),
+            "{bad}"
         );
         let plain = rustls::Error::General("something new".into());
         assert_eq!(
