@@ -33,6 +33,9 @@ const OFFSETS: [u16; 5] = [20000, 30000, 40000, 50000, 10000];
 /// # Errors
 /// When no free set of loopback ports is found or a responder cannot start.
 pub async fn run(options: &crate::cli::DemoArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
+    // `mssp-check demo | head`: a reader that goes away ends the demo quietly (STYLE 14).
+    let mut out = report::UntilGone::new(out);
+    let out = &mut out;
     let style = crate::app::table_style(options.color);
     let internal = |e: String| RunError::Internal(format!("demo: {e}"));
     let profiles = Profiles::embedded().map_err(|e| internal(e.to_string()))?;
@@ -122,6 +125,9 @@ pub async fn run(options: &crate::cli::DemoArgs, out: &mut dyn Write) -> Result<
         ),
     ];
     for (title, args) in runs {
+        if out.gone() {
+            return Ok(Exit::Ok);
+        }
         writeln!(out, "=== {title}\n").map_err(|e| internal(e.to_string()))?;
         let argv = ["mssp-check".to_string()].into_iter().chain(args).chain([
             "--token".into(),

@@ -232,6 +232,8 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         notes: &m.notes,
         inbound: &m.inbound,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    // `io::Error::from` hands back serde_json's inner io error, so a closed pipe stays
+    // `BrokenPipe` (`io::Error::other` would hide it behind `Other`).
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     writeln!(out)
 }

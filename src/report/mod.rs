@@ -168,6 +168,108 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
 /// to `BrokenPipe`.
 #[must_use]
 pub fn reader_gone(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::BrokenPipe
+    if e.kind() == io::ErrorKind::BrokenPipe
         || (cfg!(windows) && matches!(e.raw_os_error(), Some(232 | 233)))
+    {
+        return true;
+    }
+    // A writer that wraps the io error (serde_json, `io::Error::other`) hides the kind one
+    // level down.
+    let inner = e.get_ref();
+    if let Some(io) = inner.and_then(|i| i.downcast_ref::<io::Error>()) {
+        return reader_gone(io);
+    }
+    inner
+        .and_then(|i| i.downcast_ref::<serde_json::Error>())
+        .and_then(serde_json::Error::io_error_kind)
+        == Some(io::ErrorKind::BrokenPipe)
+}
+
+/// A writer that turns a gone reader into silence: once a write fails with
+/// [`reader_gone`], it and every later write succeed without writing, and [`Self::gone`] says
+/// so. For output written in several steps (the demo), where stopping early is the caller's
+/// choice.
+pub struct UntilGone<'a> {
+    out: &'a mut dyn Write,
+    gone: bool,
+}
+
+impl<'a> UntilGone<'a> {
+    pub fn new(out: &'a mut dyn Write) -> Self {
+        Self { out, gone: false }
+    }
+
+    /// The reader went away; nothing more will be written.
+    #[must_use]
+    pub fn gone(&self) -> bool {
+        self.gone
+    }
+
+    fn quiet<T>(&mut self, r: io::Result<T>, none: T) -> io::Result<T> {
+        match r {
+            Err(e) if reader_gone(&e) => {
+                self.gone = true;
+                Ok(none)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for UntilGone<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.gone {
+            return Ok(buf.len());
+        }
+        let r = self.out.write(buf);
+        self.quiet(r, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.gone {
+            return Ok(());
+        }
+        let r = self.out.flush();
+        self.quiet(r, ())
+    }
+}
+
+#[cfg(test)]
+mod gone_tests {
+    use super::*;
+
+    /// A pipe whose reader has gone, as the OS reports it.
+    struct Closed;
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn wrapped_broken_pipes_are_a_gone_reader() {
+        let plain: io::Error = io::ErrorKind::BrokenPipe.into();
+        assert!(reader_gone(&plain));
+        assert!(reader_gone(&io::Error::other(io::Error::from(
+            io::ErrorKind::BrokenPipe
+        ))));
+        let ser = serde_json::to_writer(Closed, &[1, 2, 3]).expect_err("closed");
+        assert!(reader_gone(&io::Error::other(ser)));
+        assert!(!reader_gone(&io::Error::other("disk full")));
+        assert!(!reader_gone(&io::ErrorKind::StorageFull.into()));
+    }
+
+    #[test]
+    fn until_gone_swallows_the_closed_pipe_and_says_so() {
+        let mut closed = Closed;
+        let mut w = UntilGone::new(&mut closed);
+        assert!(!w.gone());
+        writeln!(w, "first").expect("quiet");
+        assert!(w.gone());
+        writeln!(w, "second").expect("quiet");
+        w.flush().expect("quiet");
+    }
 }

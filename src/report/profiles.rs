@@ -57,7 +57,9 @@ pub fn render_json(paths: &[&PathSpec], out: &mut dyn Write) -> io::Result<()> {
             })
             .collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    // `io::Error::from` hands back serde_json's inner io error, so a closed pipe stays
+    // `BrokenPipe` (`io::Error::other` would hide it behind `Other`).
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     writeln!(out)
 }
 

@@ -6,6 +6,7 @@
 mod cli;
 mod fixtures;
 mod intercept;
+mod pipe;
 mod probes;
 mod profiles;
 mod protocols;
