@@ -31,6 +31,22 @@ pub fn printable(text: &str, max: usize) -> String {
     out
 }
 
+/// How many characters of a user's input an error message repeats.
+pub const ECHO_MAX: usize = 80;
+
+/// A user's input as an error message repeats it: printable, and cut to [`ECHO_MAX`]
+/// characters with its full size named, so a pasted 120 KB argument does not fill the screen
+/// (issue 13).
+#[must_use]
+pub fn echo(input: &str) -> String {
+    let shown = printable(input, ECHO_MAX);
+    if input.chars().count() > ECHO_MAX {
+        format!("{shown} ({} bytes)", input.len())
+    } else {
+        shown
+    }
+}
+
 /// What the first bytes of an answer look like, for "something else answered" reasons.
 #[must_use]
 pub fn looks_like(bytes: &[u8]) -> Option<&'static str> {
@@ -82,6 +98,16 @@ mod tests {
     fn length_is_capped() {
         let long = "a".repeat(10_000);
         assert_eq!(printable(&long, 10).chars().count(), 11);
+    }
+
+    #[test]
+    fn echoed_input_is_cut_and_sized() {
+        assert_eq!(echo("mgmt01"), "mgmt01");
+        let long = "x".repeat(120_000);
+        let e = echo(&long);
+        assert!(e.len() < 120, "{e}");
+        assert!(e.ends_with("… (120000 bytes)"), "{e}");
+        assert_eq!(echo("a\x1bb"), "a\\x1bb");
     }
 
     #[test]

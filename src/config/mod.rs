@@ -7,6 +7,7 @@ pub mod pin;
 pub mod profile;
 pub mod proxy;
 pub mod site;
+pub mod zone;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -35,24 +36,37 @@ pub struct Targets {
     pub ews: Vec<HostSpec>,
     pub ldap: Vec<HostSpec>,
     pub mailstore: Option<HostSpec>,
+    /// `--port-offset`: a host without `:port` goes to the path's port plus this, which
+    /// [`Targets::for_path`] needs to see that `h` and `h:PORT` are one endpoint.
+    pub port_offset: u16,
 }
 
 impl Targets {
-    /// The hosts a path goes to (empty: the path is skipped).
+    /// The hosts a path goes to (empty: the path is skipped), each endpoint once: `--ih
+    /// h,h:8472` names 8472 twice on the 8472 path, but other ports on the others.
     #[must_use]
     pub fn for_path(&self, path: &PathSpec) -> Vec<HostSpec> {
-        match (path.target, path.flag) {
-            (Target::Server, _) => self.server.iter().cloned().collect(),
-            (Target::Mgmt, _) => self.mgmt.iter().cloned().collect(),
-            (Target::Ih, _) => self.ih.clone(),
-            (Target::Cas, _) => self.cas.clone(),
-            (Target::Mailstore, _) => self.mailstore.iter().cloned().collect(),
-            (Target::Any, Some(TargetFlag::Imap)) => self.imap.clone(),
-            (Target::Any, Some(TargetFlag::Pop3)) => self.pop3.clone(),
-            (Target::Any, Some(TargetFlag::Ews)) => self.ews.clone(),
-            (Target::Any, Some(TargetFlag::Ldap)) => self.ldap.clone(),
-            (Target::Any, None) => Vec::new(),
-        }
+        let default_port = path.port.saturating_add(self.port_offset);
+        let mut hosts = self.hosts_of(path);
+        let mut seen = std::collections::HashSet::new();
+        hosts.retain(|h| seen.insert(h.endpoint(default_port)));
+        hosts
+    }
+
+    fn hosts_of(&self, path: &PathSpec) -> Vec<HostSpec> {
+        let hosts: &[HostSpec] = match (path.target, path.flag) {
+            (Target::Server, _) => self.server.as_slice(),
+            (Target::Mgmt, _) => self.mgmt.as_slice(),
+            (Target::Ih, _) => &self.ih,
+            (Target::Cas, _) => &self.cas,
+            (Target::Mailstore, _) => self.mailstore.as_slice(),
+            (Target::Any, Some(TargetFlag::Imap)) => &self.imap,
+            (Target::Any, Some(TargetFlag::Pop3)) => &self.pop3,
+            (Target::Any, Some(TargetFlag::Ews)) => &self.ews,
+            (Target::Any, Some(TargetFlag::Ldap)) => &self.ldap,
+            (Target::Any, None) => &[],
+        };
+        hosts.to_vec()
     }
 }
 
@@ -143,7 +157,7 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         }
     };
     let profiles = load_profiles(args.profiles.as_ref())?;
-    let targets = validate_targets(args)?;
+    let mut targets = validate_targets(args)?;
     let modes = validate_modes(role, &targets)?;
     // Only the command line: a site file names hosts of every role on purpose.
     validate_unused_flags(role, &modes, &profiles, cli)?;
@@ -154,6 +168,7 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         return Err(UsageError::new("--concurrency 0: expected at least 1"));
     }
     let port_offset = args.port_offset.unwrap_or(0);
+    targets.port_offset = port_offset;
     let dns_server = args
         .dns_server
         .as_deref()
@@ -164,7 +179,7 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         if !file.is_file() {
             return Err(UsageError::new(format!(
                 "--public-ca {}: no such file; expected a PEM file of root certificates",
-                file.display()
+                crate::sanitize::echo(&file.to_string_lossy())
             )));
         }
     }
@@ -287,15 +302,24 @@ pub fn mode_of(m: ModeArg) -> Mode {
 }
 
 fn host_flag(flag: &str, value: Option<&String>) -> Result<Option<HostSpec>, UsageError> {
-    value
-        .map(|v| HostSpec::parse(v).map_err(|e| UsageError::new(format!("{flag} {e}"))))
-        .transpose()
+    value.map(|v| host_arg(flag, v)).transpose()
+}
+
+/// One host argument; a zone this machine has no interface for is bad input here, before
+/// any probe.
+fn host_arg(flag: &str, value: &str) -> Result<HostSpec, UsageError> {
+    let h = HostSpec::parse(value).map_err(|e| UsageError::new(format!("{flag} {e}")))?;
+    h.scope_id()
+        .map_err(|e| UsageError::new(format!("{flag} '{h}': {e}")))?;
+    Ok(h)
 }
 
 fn host_list(flag: &str, values: &[String]) -> Result<Vec<HostSpec>, UsageError> {
     let mut out = Vec::new();
     for v in values {
         for h in HostSpec::parse_list(v).map_err(|e| UsageError::new(format!("{flag} {e}")))? {
+            h.scope_id()
+                .map_err(|e| UsageError::new(format!("{flag} '{h}': {e}")))?;
             if !out.contains(&h) {
                 out.push(h);
             }
@@ -317,12 +341,11 @@ fn validate_targets(args: &CheckArgs) -> Result<Targets, UsageError> {
         mailstore: Some(
             match host_flag("--mailstore-host", args.mailstore_host.as_ref())? {
                 Some(h) => h,
-                None => HostSpec {
-                    host: Host::Name(MAILSTORE_HOST.into()),
-                    port: None,
-                },
+                None => HostSpec::new(Host::Name(MAILSTORE_HOST.into()), None),
             },
         ),
+        // Set once --port-offset is read.
+        port_offset: 0,
     })
 }
 
@@ -426,6 +449,7 @@ pub fn parse_duration_long(text: &str) -> Result<Duration, String> {
 }
 
 fn parse_bounded(text: &str, max_secs: f64, range: &str) -> Result<Duration, String> {
+    let shown = crate::sanitize::echo(text);
     let t = text.trim();
     let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => t.split_at(i),
@@ -433,7 +457,7 @@ fn parse_bounded(text: &str, max_secs: f64, range: &str) -> Result<Duration, Str
     };
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("'{text}' is not a duration; expected e.g. 5s, 800ms, 2m"))?;
+        .map_err(|_| format!("'{shown}' is not a duration; expected e.g. 5s, 800ms, 2m"))?;
     let secs = match unit {
         "ms" => value / 1000.0,
         "s" => value,
@@ -441,12 +465,13 @@ fn parse_bounded(text: &str, max_secs: f64, range: &str) -> Result<Duration, Str
         "h" => value * 3600.0,
         _ => {
             return Err(format!(
-                "'{text}': unknown unit '{unit}'; expected ms, s, m or h"
+                "'{shown}': unknown unit '{}'; expected ms, s, m or h",
+                crate::sanitize::echo(unit)
             ))
         }
     };
     if !(0.001..=max_secs).contains(&secs) {
-        return Err(format!("'{text}' is out of range; expected {range}"));
+        return Err(format!("'{shown}' is out of range; expected {range}"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -457,7 +482,12 @@ pub(crate) fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
     }
     text.parse::<IpAddr>()
         .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("'{text}' is not an IP address; expected IP or IP:port"))
+        .map_err(|_| {
+            format!(
+                "'{}' is not an IP address; expected IP or IP:port",
+                crate::sanitize::echo(text)
+            )
+        })
 }
 
 #[cfg(test)]
@@ -471,6 +501,56 @@ mod tests {
         )
         .expect("parses");
         cli.check
+    }
+
+    /// How many endpoints of each --ih path a run probes for `ih`, by port.
+    fn ih_endpoints(line: &str) -> Vec<(u16, usize)> {
+        let cfg = validate_check(&args(line)).expect("valid");
+        cfg.paths()
+            .filter(|p| p.target == Target::Ih)
+            .map(|p| (p.port, cfg.targets.for_path(p).len()))
+            .collect()
+    }
+
+    #[test]
+    fn one_endpoint_named_twice_is_probed_once() {
+        let twice = ih_endpoints("--role mgmt --ih ih01,ih01:8472 --cas c --no-proxy");
+        assert!(!twice.is_empty());
+        for (port, n) in &twice {
+            // 8472 is named twice (by default and explicitly); other paths get two ports.
+            assert_eq!(*n, if *port == 8472 { 1 } else { 2 }, "{twice:?}");
+        }
+        // With an offset, ih01 goes to 18472, so ih01:8472 is another endpoint.
+        let offset =
+            ih_endpoints("--role mgmt --ih ih01,ih01:8472 --cas c --no-proxy --port-offset 10000");
+        assert!(offset.iter().all(|(_, n)| *n == 2), "{offset:?}");
+        let same = ih_endpoints(
+            "--role mgmt --ih ih01,IH01.:18472 --ih ih01 --cas c --no-proxy --port-offset 10000",
+        );
+        assert!(
+            same.iter()
+                .all(|(p, n)| *n == if *p == 8472 { 1 } else { 2 }),
+            "{same:?}"
+        );
+    }
+
+    #[test]
+    fn zones_and_international_names_are_accepted() {
+        let cfg = validate_check(&args(
+            "--role mgmt --ih [fe80::1%lo]:8472,fe80::2%12,bücher.example --cas c --no-proxy",
+        ))
+        .expect("valid");
+        let shown: Vec<String> = cfg.targets.ih.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["[fe80::1%lo]:8472", "fe80::2%12", "bücher.example"],
+            "as typed"
+        );
+        assert_eq!(
+            cfg.targets.ih[2].host,
+            Host::Name("xn--bcher-kva.example".into()),
+            "DNS and TLS get the ASCII form"
+        );
     }
 
     #[test]

@@ -38,15 +38,17 @@ impl Pin {
     /// # Errors
     /// A message that names the input and what was expected.
     pub fn parse(input: &str) -> Result<Self, String> {
+        let shown = crate::sanitize::echo(input);
         let Some((endpoint, fp)) = input.rsplit_once('=') else {
             return Err(format!(
-                "'{input}': expected HOST:PORT=FINGERPRINT (a SHA-1 thumbprint of 40 hex digits or a SHA-256 of 64)"
+                "'{shown}': expected HOST:PORT=FINGERPRINT (a SHA-1 thumbprint of 40 hex digits or a SHA-256 of 64)"
             ));
         };
         let spec = HostSpec::parse(endpoint)?;
         let Some(port) = spec.port else {
             return Err(format!(
-                "'{endpoint}' in '{input}' has no port; expected HOST:PORT, e.g. mgmt01:8471"
+                "'{}' in '{shown}' has no port; expected HOST:PORT, e.g. mgmt01:8471",
+                crate::sanitize::echo(endpoint)
             ));
         };
         let hex: String = fp
@@ -56,7 +58,8 @@ impl Pin {
             .to_ascii_lowercase();
         if let Some(bad) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
             return Err(format!(
-                "'{fp}' in '{input}' is not a fingerprint: {bad:?} is not a hex digit"
+                "'{}' in '{shown}' is not a fingerprint: {bad:?} is not a hex digit",
+                crate::sanitize::echo(fp)
             ));
         }
         let hash = match hex.len() {
@@ -64,7 +67,7 @@ impl Pin {
             64 => PinHash::Sha256,
             n => {
                 return Err(format!(
-                    "the fingerprint in '{input}' has {n} hex digits; expected 40 (SHA-1 thumbprint) or 64 (SHA-256)"
+                    "the fingerprint in '{shown}' has {n} hex digits; expected 40 (SHA-1 thumbprint) or 64 (SHA-256)"
                 ))
             }
         };
@@ -95,10 +98,7 @@ impl Pin {
 
 impl fmt::Display for Pin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = HostSpec {
-            host: self.host.clone(),
-            port: Some(self.port),
-        };
+        let host = HostSpec::new(self.host.clone(), Some(self.port));
         write!(f, "{host}={}", self.fingerprint)
     }
 }

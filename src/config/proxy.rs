@@ -52,14 +52,15 @@ pub fn parse(text: &str, source: &'static str) -> Result<ProxySetting, String> {
         Some((u, h)) => (Some(u), h),
         None => (None, rest),
     };
-    let shown = format!(
+    let shown = crate::sanitize::echo(&format!(
         "{}{}{hostport}",
         scheme.map(|s| format!("{s}://")).unwrap_or_default(),
         if userinfo.is_some() { "***@" } else { "" }
-    );
+    ));
     if let Some(s) = scheme.filter(|s| !s.eq_ignore_ascii_case("http")) {
         return Err(format!(
-            "'{shown}': proxy scheme '{s}' is not supported; expected http://HOST:PORT"
+            "'{shown}': proxy scheme '{}' is not supported; expected http://HOST:PORT",
+            crate::sanitize::echo(s)
         ));
     }
     let mut host = HostSpec::parse(hostport).map_err(|e| format!("proxy '{shown}': {e}"))?;

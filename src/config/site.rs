@@ -140,8 +140,12 @@ impl Site {
     /// # Errors
     /// `FILE:LINE:COLUMN: what was expected`, or the read error.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read the site file: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "{}: cannot read the site file: {e}",
+                crate::sanitize::echo(&path.to_string_lossy())
+            )
+        })?;
         let mut site = Self::parse(path, &text)?;
         site.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = site.dir.clone();
@@ -168,8 +172,9 @@ impl Site {
                 .map_or((0, 0), |s| super::profile::line_col(text, s.start));
             format!(
                 "{}:{line}:{col}: {}",
-                path.display(),
-                e.message().trim().replace('\n', " ")
+                crate::sanitize::echo(&path.to_string_lossy()),
+                // A message can quote the file's text: cut that too.
+                crate::sanitize::printable(&e.message().trim().replace('\n', " "), 300)
             )
         })
     }

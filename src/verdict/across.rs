@@ -126,10 +126,7 @@ fn unused_pins(rows: &[Row], pins: &[crate::config::pin::Pin]) -> Vec<String> {
             })
         })
         .map(|pin| {
-            let host = HostSpec {
-                host: pin.host.clone(),
-                port: Some(pin.port),
-            };
+            let host = HostSpec::new(pin.host.clone(), Some(pin.port));
             format!(
                 "--pin {host} matched no probed endpoint: check the host and the port (as probed, with any --port-offset or :port)"
             )

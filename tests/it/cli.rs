@@ -308,3 +308,58 @@ fn markdown_for_a_ticket() {
         "{stdout}"
     );
 }
+
+/// The hosts users type: one line naming the input (cut when huge), exit 2; or accepted.
+mod inputs {
+    use test_case::test_case;
+
+    use super::run;
+
+    fn huge() -> String {
+        "h".repeat(120 * 1024)
+    }
+
+    #[test_case(&["--ih", "fe80::1%"], "zone '%': empty" ; "empty zone")]
+    #[test_case(&["--ih", "[fe80::1%a/b]:8472"], "'/' is not allowed" ; "zone with a slash")]
+    #[test_case(&["--ih", "10.0.0.1%eth0"], "IPv6 address only" ; "zone on ipv4")]
+    #[test_case(&["--ih", "b\u{fc}cher-.example"], "not a valid internationalised" ; "bad idn")]
+    #[cfg_attr(target_os = "linux", test_case(&["--ih", "fe80::1%nosuchif9"], "no network interface named 'nosuchif9'" ; "unknown interface"))]
+    fn refused(extra: &[&str], needle: &str) {
+        let mut args = vec!["--role", "mgmt", "--cas", "127.0.0.1", "--no-proxy"];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stdout.is_empty());
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{stderr}");
+    }
+
+    #[test_case("--ih" ; "host list")]
+    #[test_case("--mgmt" ; "one host")]
+    #[test_case("--timeout" ; "duration")]
+    #[test_case("--pin" ; "pin")]
+    #[test_case("--dns-server" ; "dns server")]
+    #[test_case("--public-ca" ; "file")]
+    #[test_case("--proxy" ; "proxy")]
+    fn a_120_kb_argument_is_cut(flag: &str) {
+        let value = format!("{}:99999", huge());
+        let mut args = vec!["--role", "ih", "--no-proxy"];
+        if flag != "--mgmt" {
+            args.extend(["--mgmt", "127.0.0.1"]);
+        }
+        let args: Vec<&str> = args
+            .into_iter()
+            .filter(|a| !(flag == "--proxy" && *a == "--no-proxy"))
+            .chain([flag, value.as_str()])
+            .collect();
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, Some(2), "{}", &stderr[..stderr.len().min(300)]);
+        assert!(
+            stderr.len() < 500,
+            "{} bytes: {}",
+            stderr.len(),
+            &stderr[..300]
+        );
+        assert!(stderr.contains("bytes)"), "{stderr}");
+    }
+}
