@@ -291,7 +291,7 @@ pub struct ListenArgs {
     /// Stop after this long (e.g. 15m, 90s).
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub duration: String,
-    /// Connections served at once; more are closed at once.
+    /// Connections served at once (fewer if the open-file limit is lower); beyond, one is told the responder is busy.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_connections: usize,
     /// Bytes read per connection at most.

@@ -12,6 +12,7 @@ use crate::config::profile::ProbeKind;
 use crate::e2e;
 
 use super::context::{statement_details, tls_ekm, tls_version, Ctx, LINGER, READ_TIMEOUT};
+use super::slots::{Stage, StageCell};
 use super::stream::{describe, finish, wait_for_close, Guarded, Lines};
 use super::{http, imap};
 
@@ -54,31 +55,38 @@ impl Answer {
     }
 }
 
-/// Serves one accepted connection; returns the result for the log.
+/// Serves one accepted connection, saying in `stage` how far it got (which decides whether
+/// it may lose its slot, see `slots`); returns the result for the log.
 pub(crate) async fn serve(
     ctx: &Ctx,
     answer: Answer,
     tcp: TcpStream,
     peer: SocketAddr,
     port: u16,
+    stage: &StageCell,
 ) -> String {
     let _ = tcp.set_nodelay(true);
     let mut stream = Guarded::new(tcp, READ_TIMEOUT, ctx.max_bytes);
     match answer {
-        Answer::ImapStarttls => imap::starttls(ctx, stream, peer).await,
-        Answer::Accept => format!("connected; {}", wait_for_close(&mut stream).await),
+        Answer::ImapStarttls => imap::starttls(ctx, stream, peer, stage).await,
+        Answer::Accept => {
+            // The connect was the answer a TCP probe wanted.
+            stage.set(Stage::Answered);
+            format!("connected; {}", wait_for_close(&mut stream).await)
+        }
         Answer::Imaps | Answer::Https | Answer::Tls => {
             let mut tls = match ctx.accept_tls(stream).await {
                 Ok(tls) => tls,
                 Err(reason) => return format!("TLS handshake failed: {reason}"),
             };
+            stage.set(Stage::Serving);
             let version = tls_version(&tls);
             let ekm = tls_ekm(&tls);
             let ekm = ekm.as_deref();
             match answer {
                 Answer::Imaps => imap::implicit(ctx, &mut tls, peer, version, ekm).await,
                 Answer::Https => http::serve(ctx, &mut tls, peer, port, version, ekm).await,
-                _ => statement_line(ctx, &mut tls, peer, version, ekm).await,
+                _ => statement_line(ctx, &mut tls, peer, version, ekm, stage).await,
             }
         }
     }
@@ -92,6 +100,7 @@ async fn statement_line<S: AsyncRead + AsyncWrite + Unpin>(
     peer: SocketAddr,
     version: &'static str,
     ekm: Option<&str>,
+    stage: &StageCell,
 ) -> String {
     let mut lines = Lines::default();
     let wait = Duration::from_millis(e2e::NONCE_WAIT_MS);
@@ -122,6 +131,7 @@ async fn statement_line<S: AsyncRead + AsyncWrite + Unpin>(
         "statement sent {}{note}",
         statement_details(version, &statement)
     );
+    stage.set(Stage::Answered);
     let end = wait_for_close(tls).await;
     finish(tls, LINGER).await;
     format!("{sent}; {end}")

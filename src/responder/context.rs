@@ -18,6 +18,10 @@ use super::stream::{describe, Guarded, Limit};
 
 /// Every read times out after this much silence.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection has this long to finish its TLS handshake (on the IMAP port, with the
+/// plain-text part before STARTTLS): a real probe needs milliseconds to a few round trips,
+/// a connection held open to take a slot gets no more.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// No connection lasts longer.
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// After our last answer, how long we wait for the client to close first.

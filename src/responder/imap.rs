@@ -234,7 +234,12 @@ async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Port 143: greeting, commands, STARTTLS, the statement again inside TLS, commands.
-pub(super) async fn starttls(ctx: &Ctx, mut plain: Guarded<TcpStream>, peer: SocketAddr) -> String {
+pub(super) async fn starttls(
+    ctx: &Ctx,
+    mut plain: Guarded<TcpStream>,
+    peer: SocketAddr,
+    stage: &super::slots::StageCell,
+) -> String {
     let mut server = ImapServer::new(false);
     let mut lines = Lines::default();
     if let Err(e) = send(
@@ -274,6 +279,7 @@ pub(super) async fn starttls(ctx: &Ctx, mut plain: Guarded<TcpStream>, peer: Soc
         Ok(tls) => tls,
         Err(reason) => return format!("TLS handshake after STARTTLS failed: {reason}"),
     };
+    stage.set(super::slots::Stage::Serving);
     let version = tls_version(&tls);
     server.upgraded(version);
     // IMAP has no greeting after STARTTLS; an untagged OK carries the statement inside TLS,

@@ -51,6 +51,19 @@ pub(super) fn event(log: &mut (dyn Write + Send), e: &Event) {
     );
 }
 
+/// One line for the connections turned away since the last one (none: no line).
+pub(super) fn turned_away(log: &mut (dyn Write + Send), n: u64, max: usize) {
+    if n == 0 {
+        return;
+    }
+    let _ = writeln!(
+        log,
+        "{} busy: {n} connection{} turned away, {max} already in flight (--max-connections)",
+        now(true),
+        if n == 1 { " was" } else { "s were" }
+    );
+}
+
 /// Role, certificate, addresses (or why not), end time.
 pub(super) fn banner(
     log: &mut (dyn Write + Send),
@@ -117,7 +130,7 @@ pub(super) fn footer(log: &mut (dyn Write + Send), s: &ListenSummary, open: usiz
         .collect();
     let refused: u64 = s.ports.iter().map(|p| p.refused).sum();
     let refused = if refused > 0 {
-        format!("; {refused} closed at once over --max-connections")
+        format!("; {refused} turned away over --max-connections")
     } else {
         String::new()
     };

@@ -3,8 +3,9 @@
 //! inside TLS — so that a deployment's firewalls can be verified before MailStore SPE is
 //! installed.
 //!
-//! Limits: at most [`ListenConfig::max_connections`] connections in flight (more are
-//! accepted and closed at once), [`ListenConfig::max_bytes`] read per connection, every read
+//! Limits: at most [`ListenConfig::max_connections`] connections in flight, fitted to the
+//! open-file limit (at the limit, answered and stuck connections make room; otherwise a new
+//! one is told it is busy, see `slots`), a TLS handshake within [`HANDSHAKE_TIMEOUT`], [`ListenConfig::max_bytes`] read per connection, every read
 //! [`READ_TIMEOUT`], every connection [`CONNECTION_TIMEOUT`].
 
 mod accept;
@@ -15,6 +16,7 @@ mod identity;
 mod imap;
 mod log;
 mod ports;
+mod slots;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -23,7 +25,7 @@ use std::fmt;
 use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,9 +36,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::profile::{ProbeKind, Profiles, Role};
 
+pub use accept::BUSY;
 use accept::{accept_loop, PortRef, PortStats, Shared};
 use context::Ctx;
-pub use context::{CONNECTION_TIMEOUT, READ_TIMEOUT};
+pub use context::{CONNECTION_TIMEOUT, HANDSHAKE_TIMEOUT, READ_TIMEOUT};
 pub use http::SERVER;
 pub use identity::Identity;
 pub use imap::{GREETING_TEXT, TLS_TEXT};
@@ -48,8 +51,11 @@ pub const DEFAULT_DURATION: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 /// Bytes read from one connection, TLS records included.
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024;
-/// Pending log lines; beyond this, "closed at once" lines are dropped (the counts are not).
+/// Pending log lines; beyond this, the connection tasks wait.
 const EVENT_QUEUE: usize = 1024;
+/// How long a connection may be short of its TLS handshake before a new one, at the
+/// connection limit, may take its slot.
+const EVICTION_GRACE: Duration = Duration::from_secs(1);
 
 /// What `mssp-check listen` was asked to do.
 #[derive(Clone)]
@@ -161,7 +167,7 @@ pub struct PortSummary {
     pub addresses: Vec<SocketAddr>,
     /// Why it could not be bound, with the hint.
     pub error: Option<String>,
-    /// Connections accepted, including those closed at once.
+    /// Connections accepted, including those turned away.
     pub connections: u64,
     /// Closed at once because `max_connections` were in flight.
     pub refused: u64,
@@ -235,10 +241,14 @@ pub async fn run(
     }
     let summaries: Vec<&PortSummary> = bound.iter().map(|b| &b.summary).collect();
     log::banner(log, cfg, &host, &identity, &summaries);
+    let (max_connections, fitted) =
+        slots::fit_connections(cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS));
+    if let Some(note) = fitted {
+        let _ = writeln!(log, "note: {note}");
+    }
 
-    let max_connections = cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let slots = slots::Slots::new(max_connections, EVICTION_GRACE);
     let shared = Arc::new(Shared {
         ctx: Ctx {
             acceptor: tokio_rustls::TlsAcceptor::from(server_config),
@@ -247,9 +257,11 @@ pub async fn run(
             max_bytes: cfg.max_bytes.max(1),
         },
         slots: Arc::clone(&slots),
-        max_connections,
         events: tx,
+        turned_away: AtomicU64::new(0),
+        drainers: Arc::new(Semaphore::new(accept::BUSY_DRAINERS)),
     });
+    let turned_away = Arc::clone(&shared);
     let mut accepting = JoinSet::new();
     let mut summaries = Vec::new();
     for b in bound {
@@ -268,6 +280,7 @@ pub async fn run(
         summaries.push((b.summary, b.stats));
     }
     drop(shared);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
 
     let now = Instant::now();
     let end = now
@@ -279,9 +292,16 @@ pub async fn run(
             () = cancel.cancelled() => break StopReason::Cancelled,
             () = tokio::time::sleep_until(end) => break StopReason::Duration,
             Some(event) = rx.recv() => log::event(log, &event),
+            _ = tick.tick() => log::turned_away(log, turned_away.turned_away.swap(0, Ordering::Relaxed), max_connections),
         }
     };
-    let open = max_connections - slots.available_permits();
+    log::turned_away(
+        log,
+        turned_away.turned_away.swap(0, Ordering::Relaxed),
+        max_connections,
+    );
+    drop(turned_away);
+    let open = slots.in_flight();
     // Dropping an accept loop drops its connections' JoinSet, which aborts them.
     accepting.abort_all();
     while accepting.join_next().await.is_some() {}

@@ -229,6 +229,9 @@ fn failed(
             };
             return starttls_missing(obs, hop, findings, &what);
         }
+        Failure::Rejected { response } if super::tls::busy(response.as_bytes()).is_some() => {
+            super::tls::busy_responder(response.as_bytes(), hop)
+        }
         Failure::Rejected { response } => (
             Verdict::ProtocolError,
             format!("the server rejected the session: \"{}\"", printable(response, 80)),

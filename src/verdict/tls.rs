@@ -15,6 +15,7 @@ pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
             description,
             client_cert_requested,
         } => alert(*description, *client_cert_requested, hop),
+        TlsFailure::NotTls { seen } if busy(seen).is_some() => busy_responder(seen, hop),
         TlsFailure::NotTls { seen } => {
             let what = crate::sanitize::looks_like(seen)
                 .map(|k| format!(" (looks like {k})"))
@@ -46,6 +47,32 @@ pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
             Some(format!("check the TLS configuration of {hp}")),
         ),
     }
+}
+
+/// The line `mssp-check listen` sends to a connection it turns away at its connection limit
+/// (plain, or after `* BYE [UNAVAILABLE]` on the IMAP port), without the line end.
+pub(super) fn busy(seen: &[u8]) -> Option<&[u8]> {
+    let busy = crate::responder::BUSY.as_bytes();
+    let line = seen.strip_prefix(b"* BYE [UNAVAILABLE] ").unwrap_or(seen);
+    let line = line.split(|b| *b == b'\r' || *b == b'\n').next()?;
+    line.starts_with(busy).then_some(line)
+}
+
+/// Our own responder was at its connection limit: the path is not blamed, the probe is to be
+/// run again (issue 13).
+pub(super) fn busy_responder(seen: &[u8], hop: &Hop) -> Triple {
+    let line = busy(seen).unwrap_or(seen);
+    (
+        Verdict::NoService,
+        format!(
+            "the responder is busy: \"{}\"",
+            printable(&String::from_utf8_lossy(line), 120)
+        ),
+        Some(format!(
+            "mssp-check listen on {}:{} turned this probe away at its connection limit: run the check again; if it keeps happening, something holds connections to it open (see its log), or raise its --max-connections",
+            hop.host, hop.port
+        )),
+    )
 }
 
 /// A server that refused this tool's TLS and chose, on a second look, a version or suite

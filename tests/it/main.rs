@@ -5,6 +5,7 @@
 
 mod cli;
 mod fixtures;
+mod flood;
 mod intercept;
 mod pipe;
 mod probes;

@@ -28,6 +28,19 @@ async fn responder_with(
     identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
     cancel: &CancellationToken,
 ) -> u16 {
+    responder_tuned(role, cancel, |cfg| {
+        cfg.token = token.map(|t| t.as_bytes().to_vec());
+        cfg.identity = identity;
+    })
+    .await
+}
+
+/// Starts a responder for `role` with its configuration changed by `tune`; returns the offset.
+pub async fn responder_tuned(
+    role: Role,
+    cancel: &CancellationToken,
+    tune: impl FnOnce(&mut ListenConfig),
+) -> u16 {
     let profiles = Profiles::embedded().expect("profiles");
     let ports: Vec<u16> = profiles
         .all()
@@ -51,8 +64,7 @@ async fn responder_with(
     cfg.bind = Ipv4Addr::LOCALHOST.into();
     cfg.port_offset = offset;
     cfg.duration = Duration::from_secs(60);
-    cfg.token = token.map(|t| t.as_bytes().to_vec());
-    cfg.identity = identity;
+    tune(&mut cfg);
     let c = cancel.clone();
     tokio::spawn(async move {
         let mut sink = std::io::sink();

@@ -22,33 +22,59 @@ async fn max_connections_is_honoured() {
         assert!(read_line(&mut stream).await.starts_with(e2e::MAGIC));
         held.push(stream);
     }
-    let mut third = TcpStream::connect(r.addr(8472)).await.expect("connect");
-    let mut buf = [0u8; 16];
-    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
-        .await
-        .expect("closed at once");
-    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
-    r.wait_log("closed at once: 2 connections already in flight", 1)
-        .await;
-    drop(held);
-    r.wait_log("closed by the client", 2).await;
+    // Both are answered and only linger: a third takes the older one's slot.
     let tcp = TcpStream::connect(r.addr(8472)).await.expect("connect");
-    let (mut stream, _) = tls
+    let (mut third, _) = tls
         .handshake(tcp, &localhost())
         .await
-        .expect("a slot is free again");
-    assert!(read_line(&mut stream).await.starts_with(e2e::MAGIC));
-    drop(stream);
+        .expect("an answered connection made room");
+    assert!(read_line(&mut third).await.starts_with(e2e::MAGIC));
+    r.wait_log("answered; closed to make room for a new connection", 1)
+        .await;
+    // Two fresh connections, short of their handshake, take the two slots; they are within
+    // their grace, so a third is turned away, and told so before any TLS.
+    let _fresh = (
+        TcpStream::connect(r.addr(8472)).await.expect("connect"),
+        TcpStream::connect(r.addr(8472)).await.expect("connect"),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut turned = TcpStream::connect(r.addr(8472)).await.expect("connect");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), turned.read_to_end(&mut buf))
+        .await
+        .expect("closed at once")
+        .expect("a clean close");
+    let line = String::from_utf8_lossy(&buf);
+    assert!(
+        line.starts_with("MSSP-CHECK-BUSY 2 connections in flight"),
+        "{line}"
+    );
+    assert!(line.ends_with("\r\n"), "{line}");
+    r.wait_log("busy: 1 connection was turned away, 2 already in flight", 1)
+        .await;
+    drop(held);
     let (summary, log) = r.stop().await;
     assert_eq!(
         (summary.ports[0].connections, summary.ports[0].refused),
-        (4, 1),
+        (6, 1),
         "{log}"
     );
     assert!(
-        log.contains("1 closed at once over --max-connections"),
+        log.contains("1 turned away over --max-connections"),
         "{log}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_connection_is_closed_after_the_handshake_deadline() {
+    let r = start(Role::Ih, |_| {}).await;
+    let mut silent = TcpStream::connect(r.addr(8472)).await.expect("connect");
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(7), silent.read(&mut buf))
+        .await
+        .expect("closed within the handshake deadline");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    r.wait_log("closed: no TLS handshake within 5 s", 1).await;
 }
 
 #[tokio::test]
