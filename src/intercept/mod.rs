@@ -2,4 +2,5 @@
 //! ([`signatures`]) and the issuer-DN parsing it matches certificates with.
 
 mod dn;
+pub mod greeting;
 pub mod signatures;

@@ -3,6 +3,7 @@
 
 use super::{Context, Finding, FindingKind, Hop, Triple, Verdict};
 use crate::config::profile::{CertPolicy, ProbeKind};
+use crate::intercept::greeting::Clue;
 use crate::intercept::signatures::{Field, Signature};
 use crate::observation::{Canary, Observation, TlsFacts};
 use crate::sanitize::printable;
@@ -161,6 +162,46 @@ fn short_cn(dn: &str) -> String {
         .to_string()
 }
 
+/// A greeting that no signature knows but that names a product of the database
+/// (`intercepted`) or calls itself a proxy or scanner (a finding) (issue 13).
+fn greeting_clue(
+    ctx: &Context,
+    greeting: &str,
+    hop: &Hop,
+    findings: &mut Vec<Finding>,
+) -> Option<Triple> {
+    let shown = printable(greeting, 80);
+    match crate::intercept::greeting::clue(&ctx.signatures, greeting)? {
+        Clue::Product(sig) => {
+            findings.push(Finding::warning(
+                FindingKind::BannerSignature,
+                format!(
+                    "greeting \"{shown}\" names {}, a product that intercepts mail",
+                    sig.product
+                ),
+            ));
+            Some((
+                Verdict::Intercepted,
+                format!(
+                    "the greeting names {}: a mail proxy or scanner answers, not the mail server",
+                    sig.product
+                ),
+                Some(sig.advice_for(&hop.host, hop.port)),
+            ))
+        }
+        Clue::Word(word) => {
+            findings.push(Finding::warning(
+                FindingKind::BannerSignature,
+                format!(
+                    "greeting \"{shown}\" says \"{word}\": a mail proxy or scanner may answer instead of the mail server on {}:{}",
+                    hop.host, hop.port
+                ),
+            ));
+            None
+        }
+    }
+}
+
 /// Evidence from what the protocol said: mail-proxy greetings, proxy headers.
 pub(super) fn protocol(
     obs: &Observation,
@@ -176,7 +217,11 @@ pub(super) fn protocol(
             _ => None,
         };
         if let (Some(field), Some(greeting)) = (field, d.greeting.as_deref()) {
-            for sig in ctx.signatures.match_greeting(field, greeting) {
+            let known = ctx.signatures.match_greeting(field, greeting);
+            if known.is_empty() {
+                verdict = greeting_clue(ctx, greeting, hop, findings);
+            }
+            for sig in known {
                 findings.push(Finding::warning(
                     FindingKind::BannerSignature,
                     format!(

@@ -86,6 +86,15 @@ fn p3scan() -> Case {
     on("multi-995-ih-any").tls(public_trusted()).dialogue(t)
 }
 
+/// An IMAPS path whose greeting is `greeting`.
+fn greets(greeting: &str) -> Case {
+    let t = Transcript {
+        greeting: Some(greeting.into()),
+        ..Transcript::default()
+    };
+    on("multi-993-ih-any").tls(public_trusted()).dialogue(t)
+}
+
 fn ews() -> Case {
     on("multi-443-ih-any").tls(public_trusted())
 }
@@ -171,6 +180,9 @@ fn rewritten_banner() -> Case {
 #[test_case(cas143().tls(self_signed()).dialogue(imap("* OK ready", &["IMAP4rev1"], true)), V::Intercepted, S::Fail, &[K::UntrustedChain, K::StarttlsHidden], Some("edits the session — exclude target.lab:143 from mail scanning") ; "starttls hidden on the cas")]
 #[test_case(archiving143().tls(public_trusted()).dialogue(imap("* OK ready", &["IMAP4rev1"], true)), V::Ok, S::Warn, &[K::StarttlsHidden], Some("ask target.lab's admin whether STARTTLS is hidden on purpose") ; "starttls hidden on an archiving path")]
 #[test_case(injected(), V::Ok, S::Warn, &[K::StarttlsInjection], Some("sends data before TLS starts") ; "starttls injection")]
+#[test_case(greets("* OK Kaspersky IMAP proxy ready"), V::Intercepted, S::Fail, &[K::BannerSignature], Some("Kaspersky") ; "greeting names a product")]
+#[test_case(greets("* OK IMAP proxy ready"), V::Ok, S::Warn, &[K::BannerSignature], None ; "greeting says proxy")]
+#[test_case(greets("* OK The Microsoft Exchange IMAP4 service is ready."), V::Ok, S::Pass, &[], None ; "exchange greeting is no clue")]
 #[test_case(p3scan(), V::Intercepted, S::Fail, &[K::BannerSignature], Some("exempt this path from POP3 scanning") ; "banner signature")]
 #[test_case(ews().http(head(401, "Unauthorized", &[("WWW-Authenticate", "Negotiate")])), V::Ok, S::Pass, &[], None ; "ews challenge")]
 #[test_case(ews().http(head(302, "Found", &[("Location", "https://portal.lab/")])), V::ProtocolError, S::Fail, &[], Some("no proxy or login portal answers in its place") ; "ews redirect")]
