@@ -28,8 +28,6 @@ pub const BUSY: &str = "MSSP-CHECK-BUSY";
 /// How long a turned-away connection is read and discarded after the busy line, so that its
 /// unread `ClientHello` does not turn our close into a reset that hides the line.
 const BUSY_DRAIN: Duration = Duration::from_secs(1);
-/// Turned-away connections being drained at once; beyond, they are closed without a word.
-pub(super) const BUSY_DRAINERS: usize = 16;
 
 /// One log line: a connection and how it ended.
 pub(super) struct Event {

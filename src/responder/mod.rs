@@ -259,7 +259,7 @@ pub async fn run(
         slots: Arc::clone(&slots),
         events: tx,
         turned_away: AtomicU64::new(0),
-        drainers: Arc::new(Semaphore::new(accept::BUSY_DRAINERS)),
+        drainers: Arc::new(Semaphore::new(slots::BUSY_DRAINERS)),
     });
     let turned_away = Arc::clone(&shared);
     let mut accepting = JoinSet::new();

@@ -13,7 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 /// File handles the responder needs besides its connections: listeners, the runtime, stdio,
 /// and the turned-away connections being drained.
-const RESERVE: u64 = 32 + super::accept::BUSY_DRAINERS as u64;
+const RESERVE: u64 = 32 + BUSY_DRAINERS as u64;
+
+/// Turned-away connections being drained at once (see `accept`); beyond, they are closed
+/// without a word.
+pub(crate) const BUSY_DRAINERS: usize = 16;
 
 /// `--max-connections` fitted to the open-file limit: raises the soft limit towards the hard
 /// one when needed (as the checker does for `--concurrency`), and otherwise serves fewer
