@@ -265,10 +265,12 @@ pub async fn check(
         Format::Json => Style::Json,
         Format::Junit => Style::Junit,
         Format::Markdown => Style::Markdown,
+        Format::Prometheus => Style::Prometheus,
+        Format::Nagios => Style::Nagios,
     };
     report::render(&report, style, out)
         .map_err(|e| RunError::Internal(format!("writing the report: {e}")))?;
-    Ok(report.exit())
+    Ok(report.exit_in(style))
 }
 
 /// `mssp-check profiles`.

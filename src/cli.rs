@@ -14,7 +14,8 @@ Exit codes:
   0  every required path is ok
   1  a required path is blocked, intercepted or broken (warnings too with --strict)
   2  bad input: usage, an unknown role, a malformed host or profile
-  3  the tool itself failed";
+  3  the tool itself failed
+  With --format nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (bad input included)";
 
 /// Checks the network paths of a MailStore Service Provider Edition deployment: which
 /// required ports are blocked, and which are intercepted by antivirus or UTM proxies.
@@ -81,6 +82,10 @@ pub enum Format {
     Junit,
     /// Markdown for a support ticket
     Markdown,
+    /// Prometheus text, for the textfile collector of the node or Windows exporter
+    Prometheus,
+    /// a monitoring plugin (Nagios, Icinga, Checkmk, PRTG): status line, perfdata, exit 0-3
+    Nagios,
 }
 
 /// Formats of `mssp-check profiles`.

@@ -4,16 +4,22 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mssp_check::cli::{Cli, Command};
+use mssp_check::cli::{Cli, Command, Format};
 use mssp_check::error::RunError;
-use mssp_check::exit::Exit;
+use mssp_check::exit::{Exit, PluginState};
+use mssp_check::report::nagios;
 use mssp_check::{app, config, demo};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e, asks_for_nagios(std::env::args())),
+    };
+    let nagios = match &cli.command {
+        Some(Command::Check(a)) => a.format == Format::Nagios,
+        None => cli.check.format == Format::Nagios,
+        Some(_) => false,
     };
     let verbose = match &cli.command {
         Some(Command::Check(a)) => a.verbose,
@@ -23,6 +29,17 @@ fn main() -> ExitCode {
     init_logging(verbose);
     let code = match run(cli) {
         Ok(exit) => exit,
+        // A monitoring system reads stdout and the exit code: bad input and failures of the
+        // tool are UNKNOWN there, said on stdout.
+        Err(e) if nagios => {
+            let message = match &e {
+                RunError::Usage(u) => u.to_string(),
+                other => format!("internal error: {other}"),
+            };
+            println!("{}", nagios::unknown_line(&message));
+            eprintln!("mssp-check: error: {message}");
+            Exit::Plugin(PluginState::Unknown)
+        }
         Err(RunError::Usage(e)) => {
             eprintln!("mssp-check: error: {e}");
             Exit::Usage
@@ -79,8 +96,21 @@ fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
         .map_err(|e| RunError::Internal(format!("cannot start the async runtime: {e}")))
 }
 
-/// Clap's errors, as one line (help and version print as usual).
-fn usage_error(e: &clap::Error) -> ExitCode {
+/// `--format nagios` among arguments that did not parse: then the error is UNKNOWN too.
+fn asks_for_nagios(args: impl Iterator<Item = String>) -> bool {
+    let mut previous = String::new();
+    for a in args {
+        if a == "--format=nagios" || (previous == "--format" && a == "nagios") {
+            return true;
+        }
+        previous = a;
+    }
+    false
+}
+
+/// Clap's errors, as one line (help and version print as usual); with `--format nagios`
+/// also as the UNKNOWN line on stdout.
+fn usage_error(e: &clap::Error, nagios: bool) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
         e.kind(),
@@ -101,10 +131,15 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         .map(|l| l.trim_start_matches("error: ").to_string());
     let first = parts.next().unwrap_or_else(|| "invalid arguments".into());
     let rest: Vec<String> = parts.collect();
-    if rest.is_empty() {
-        eprintln!("mssp-check: error: {first}");
+    let message = if rest.is_empty() {
+        first
     } else {
-        eprintln!("mssp-check: error: {first} {}", rest.join(" "));
+        format!("{first} {}", rest.join(" "))
+    };
+    eprintln!("mssp-check: error: {message}");
+    if nagios {
+        println!("{}", nagios::unknown_line(&message));
+        return ExitCode::from(Exit::Plugin(PluginState::Unknown).code());
     }
     ExitCode::from(Exit::Usage.code())
 }

@@ -206,6 +206,18 @@ pub struct CertInfo {
     pub self_signed: bool,
 }
 
+impl CertInfo {
+    /// When the certificate expires; `None` when the date was not readable (recorded empty).
+    #[must_use]
+    pub fn not_after_time(&self) -> Option<time::OffsetDateTime> {
+        time::OffsetDateTime::parse(
+            &self.not_after,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()
+    }
+}
+
 /// What the TLS handshake established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFacts {

@@ -3,7 +3,9 @@
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod nagios;
 pub mod profiles;
+pub mod prometheus;
 pub mod table;
 
 use std::io::{self, Write};
@@ -103,6 +105,16 @@ impl Report {
         }
     }
 
+    /// The exit code in this format: the plugin state for `--format nagios`, else
+    /// [`Report::exit`].
+    #[must_use]
+    pub fn exit_in(&self, style: Style) -> crate::exit::Exit {
+        match style {
+            Style::Nagios => crate::exit::Exit::Plugin(nagios::state(self)),
+            _ => self.exit(),
+        }
+    }
+
     /// How many rows have each verdict, in the order of DESIGN §4.
     #[must_use]
     pub fn verdict_counts(&self) -> Vec<(Verdict, usize)> {
@@ -144,6 +156,8 @@ pub enum Style {
     Json,
     Junit,
     Markdown,
+    Prometheus,
+    Nagios,
 }
 
 /// Writes the report; a closed pipe (`| head`) is not an error.
@@ -156,6 +170,8 @@ pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<
         Style::Json => json::render(report, out),
         Style::Junit => junit::render(report, out),
         Style::Markdown => markdown::render(report, out),
+        Style::Prometheus => prometheus::render(report, out),
+        Style::Nagios => nagios::render(report, out),
     };
     match r {
         Err(e) if reader_gone(&e) => Ok(()),

@@ -6,6 +6,7 @@
 mod cli;
 mod fixtures;
 mod intercept;
+mod monitoring;
 mod probes;
 mod profiles;
 mod protocols;
