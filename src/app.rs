@@ -107,6 +107,7 @@ pub async fn check_with_progress<C: Connector>(
         pins: cfg.pins.clone(),
         signatures: cfg.signatures.clone(),
         token: cfg.token.as_ref().map(|t| t.0.clone()),
+        expiry: verdict::Expiry::from_now(cfg.expiry_warning_days),
     };
     // A path that came out no-service (or every path, with --canary): does a port of the
     // same host where nothing should listen answer too?

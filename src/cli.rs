@@ -196,6 +196,10 @@ pub struct CheckArgs {
     /// Do not use any proxy, not even the system's.
     #[arg(long, conflicts_with = "proxy", help_heading = "Interception")]
     pub no_proxy: bool,
+    /// Warn when a certificate of a TLS path expires within DAYS (SPE pins thumbprints, so a
+    /// renewal must be seen coming) [default: 30].
+    #[arg(long, value_name = "DAYS", help_heading = "Interception")]
+    pub expiry_warning: Option<u32>,
     /// The port the canary tries.
     #[arg(
         long,

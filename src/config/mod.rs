@@ -99,6 +99,8 @@ pub struct RunConfig {
     pub token: Option<Secret>,
     /// Report whether the role's inbound ports listen on this machine.
     pub check_inbound: bool,
+    /// `--expiry-warning DAYS`.
+    pub expiry_warning_days: u32,
 }
 
 /// A secret that never shows in `Debug` output or logs.
@@ -154,6 +156,14 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         return Err(UsageError::new("--concurrency 0: expected at least 1"));
     }
     let port_offset = args.port_offset.unwrap_or(0);
+    let expiry_warning_days = args
+        .expiry_warning
+        .unwrap_or(crate::verdict::Expiry::DEFAULT_DAYS);
+    if expiry_warning_days > 3650 {
+        return Err(UsageError::new(format!(
+            "--expiry-warning {expiry_warning_days}: expected 0-3650 days"
+        )));
+    }
     let dns_server = args
         .dns_server
         .as_deref()
@@ -213,6 +223,7 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         canary_port: args.canary_port,
         proxy,
         token,
+        expiry_warning_days,
         check_inbound: true,
     })
 }

@@ -60,6 +60,7 @@ pub struct Options {
     pub port_offset: Option<u16>,
     pub all_addresses: Option<bool>,
     pub strict: Option<bool>,
+    pub expiry_warning: Option<u32>,
 }
 
 /// A whole site file.
@@ -117,6 +118,7 @@ impl Site {
             a.timeout.clone_from(&o.timeout);
         }
         a.concurrency = a.concurrency.or(o.concurrency);
+        a.expiry_warning = a.expiry_warning.or(o.expiry_warning);
         a.port_offset = a.port_offset.or(o.port_offset);
         if a.dns_server.is_none() {
             a.dns_server.clone_from(&o.dns_server);

@@ -139,8 +139,10 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             "WARNING"
         };
         let mut line = format!("{sev}: {} - {}", short(r), text(&r.judgement.reason, 200));
-        if let Some(f) = r.judgement.findings.iter().find(|f| f.warns) {
-            let _ = write!(line, " [{}] {}", f.kind.label(), text(&f.detail, 200));
+        let warnings: Vec<_> = r.judgement.findings.iter().filter(|f| f.warns).collect();
+        if let Some(f) = warnings.first() {
+            let kinds: Vec<&str> = warnings.iter().map(|f| f.kind.label()).collect();
+            let _ = write!(line, " [{}] {}", kinds.join(", "), text(&f.detail, 200));
         }
         if let Some(h) = &r.judgement.hint {
             let _ = write!(line, ". Next: {}", text(h, 200));

@@ -100,6 +100,21 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     header(
         out,
+        "mssp_check_path_finding",
+        "1 for each warning a path's verdict cites (the finding label: cert-expiring, untrusted-chain, …; see mssp-check explain).",
+    )?;
+    for r in &checked {
+        for f in r.judgement.findings.iter().filter(|f| f.warns) {
+            writeln!(
+                out,
+                "mssp_check_path_finding{{{},finding=\"{}\"}} 1",
+                labels(r),
+                f.kind.label()
+            )?;
+        }
+    }
+    header(
+        out,
         "mssp_check_path_duration_seconds",
         "How long the probe of the path took, DNS to the last answer.",
     )?;

@@ -101,6 +101,30 @@ pub struct Context {
     pub signatures: crate::intercept::signatures::Signatures,
     /// `--token`, to check the responder's HMAC.
     pub token: Option<Vec<u8>>,
+    /// When a certificate counts as about to expire.
+    pub expiry: Expiry,
+}
+
+/// `--expiry-warning DAYS` and the moment the run judges at (fixed in tests, so that a
+/// report of fixed observations does not change with the calendar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub warn_days: u32,
+    pub now: time::OffsetDateTime,
+}
+
+impl Expiry {
+    /// The default window, 30 days: time to renew and re-pin before SPE breaks.
+    pub const DEFAULT_DAYS: u32 = 30;
+
+    /// Warns `warn_days` ahead of now.
+    #[must_use]
+    pub fn from_now(warn_days: u32) -> Self {
+        Self {
+            warn_days,
+            now: time::OffsetDateTime::now_utc(),
+        }
+    }
 }
 
 /// Judges one observation.
@@ -157,6 +181,9 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         Outcome::Completed => completed::completed(obs, ctx, &hop, &mut findings),
     };
     intercept::canary(obs, &hop, &mut findings);
+    if let Some(facts) = &obs.tls {
+        findings.extend(certificate::expiry(facts, ctx.expiry));
+    }
     // The same evidence found twice (by two judges) is shown once.
     let mut seen = std::collections::HashSet::new();
     findings.retain(|f| seen.insert((f.kind, f.detail.clone())));

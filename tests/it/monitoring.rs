@@ -1,7 +1,7 @@
 //! The monitoring formats of a real run on loopback: Prometheus text that `promtool`
 //! accepts, and the Nagios plugin line with its exit codes.
 
-use crate::fixtures::{self, self_signed, Serve, HTTP_OK};
+use crate::fixtures::{self, self_signed, self_signed_with, Serve, HTTP_OK};
 use crate::{bin, check};
 
 const EWS_401: &[u8] =
@@ -185,4 +185,111 @@ async fn nagios_ok_warning_critical_and_unknown() {
     let (code, out) = nagios(&["--role", "nonsense"]).await;
     assert_eq!(code, Some(3), "{out}");
     assert!(out.starts_with("MSSP-CHECK UNKNOWN - "), "{out}");
+}
+
+/// A self-signed certificate for the Management Server that expires in `days` (negative:
+/// expired), as the internal ports of SPE have.
+fn mgmt_cert(days: i64) -> fixtures::Identity {
+    self_signed_with(&["mgmt01"], |p| {
+        let now = time::OffsetDateTime::now_utc();
+        p.not_before = now - time::Duration::days(400);
+        p.not_after = now + time::Duration::days(days);
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_ten_days_from_expiry_is_cert_expiring_in_every_format() {
+    use mssp_check::report::Style;
+    let mgmt = fixtures::tls_server("127.0.0.1:0", mgmt_cert(10), Serve::Answer(HTTP_OK))
+        .await
+        .to_string();
+    let args = ["--role", "ih", "--mgmt", &mgmt, "--timeout", "2s"];
+    let r = check(&args).await;
+    let row = crate::row(&r, "multi-8471-ih-mgmt");
+    assert_eq!(row.judgement.verdict.label(), "ok");
+    assert_eq!(row.judgement.severity, mssp_check::verdict::Severity::Warn);
+    let f = row
+        .judgement
+        .findings
+        .iter()
+        .find(|f| f.kind.label() == "cert-expiring")
+        .expect("cert-expiring");
+    // Ten days minus the seconds the test took: "in 9 days" or "in 10 days".
+    assert!(
+        f.detail
+            .starts_with("the certificate CN=mgmt01 expires in 9 days")
+            || f.detail
+                .starts_with("the certificate CN=mgmt01 expires in 10 days"),
+        "{}",
+        f.detail
+    );
+    assert!(row
+        .judgement
+        .hint
+        .as_deref()
+        .is_some_and(|h| h.contains("re-pin")));
+
+    let table = render(
+        &r,
+        Style::Table {
+            color: false,
+            width: None,
+        },
+    );
+    assert!(
+        table.contains("[cert-expiring] the certificate CN=mgmt01 expires in"),
+        "{table}"
+    );
+    let json = render(&r, Style::Json);
+    assert!(json.contains("\"kind\": \"cert-expiring\""), "{json}");
+    let junit = render(&r, Style::Junit);
+    assert!(junit.contains("[cert-expiring]"), "{junit}");
+    let markdown = render(&r, Style::Markdown);
+    assert!(markdown.contains("`cert-expiring`"), "{markdown}");
+    let prom = render(&r, Style::Prometheus);
+    assert!(
+        prom.lines().any(
+            |l| l.starts_with("mssp_check_path_finding{path=\"multi-8471-ih-mgmt\"")
+                && l.contains("finding=\"cert-expiring\"")
+                && l.ends_with(" 1")
+        ),
+        "{prom}"
+    );
+    let (code, nagios) = nagios(&args).await;
+    assert_eq!(code, Some(1), "{nagios}");
+    assert!(
+        nagios.starts_with("MSSP-CHECK WARNING - 2 of 2 paths with warnings"),
+        "{nagios}"
+    );
+    assert!(nagios.contains("[cert-expiring]"), "{nagios}");
+
+    // Outside the window: no warning.
+    let mut quiet = args.to_vec();
+    quiet.extend(["--expiry-warning", "5"]);
+    let r = check(&quiet).await;
+    assert_eq!(
+        crate::row(&r, "multi-8471-ih-mgmt").judgement.severity,
+        mssp_check::verdict::Severity::Pass
+    );
+}
+
+#[tokio::test]
+async fn an_expired_internal_certificate_is_named_as_expired() {
+    let mgmt = fixtures::tls_server("127.0.0.1:0", mgmt_cert(-3), Serve::Answer(HTTP_OK))
+        .await
+        .to_string();
+    let r = check(&["--role", "ih", "--mgmt", &mgmt, "--timeout", "2s"]).await;
+    let row = crate::row(&r, "multi-8471-ih-mgmt");
+    let f = row
+        .judgement
+        .findings
+        .iter()
+        .find(|f| f.kind.label() == "cert-expired")
+        .expect("cert-expired");
+    assert!(
+        f.detail.contains("expired 3 days ago") || f.detail.contains("expired 2 days ago"),
+        "{}",
+        f.detail
+    );
+    assert_eq!(row.judgement.severity, mssp_check::verdict::Severity::Warn);
 }

@@ -213,6 +213,10 @@ fn report() -> Report {
         pins: Vec::new(),
         signatures: config::load_signatures(&[]).expect("signatures"),
         token: None,
+        expiry: mssp_check::verdict::Expiry {
+            warn_days: 30,
+            now: time::macros::datetime!(2026-11-29 10:00 UTC),
+        },
     };
     let judged = mssp_check::verdict::judge_run(ih_run(), &ctx);
     Report::build(meta, judged.rows)

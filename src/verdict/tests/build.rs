@@ -80,6 +80,10 @@ pub fn ctx() -> Context {
         pins: Vec::new(),
         signatures: crate::intercept::signatures::Signatures::embedded().expect("signatures"),
         token: None,
+        expiry: crate::verdict::Expiry {
+            warn_days: 30,
+            now: time::macros::datetime!(2026-11-29 10:00 UTC),
+        },
     }
 }
 
