@@ -369,3 +369,32 @@ pub async fn listen(
         Err(e) => Err(RunError::Internal(e.to_string())),
     }
 }
+
+/// `mssp-check explain [WORD]`: one entry, or every word with its meaning.
+///
+/// # Errors
+/// An unknown word (exit 2, listing the known ones); write errors.
+pub fn explain(args: &crate::cli::ExplainArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
+    use crate::explain;
+    let r = match args.word.as_deref() {
+        Some(word) => {
+            let Some(entry) = explain::lookup(word) else {
+                return Err(RunError::Usage(UsageError::new(format!(
+                    "explain {}: not a verdict or finding; the known ones are {}",
+                    crate::sanitize::printable(word, 60),
+                    explain::known()
+                ))));
+            };
+            explain::render(&entry, out)
+        }
+        None => explain::all()
+            .iter()
+            .try_for_each(|e| writeln!(out, "{:<22} {:<8} {}", e.word, e.class, e.means)),
+    };
+    match r {
+        Err(e) if !report::reader_gone(&e) => {
+            Err(RunError::Internal(format!("writing the explanation: {e}")))
+        }
+        _ => Ok(Exit::Ok),
+    }
+}

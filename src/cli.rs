@@ -47,6 +47,16 @@ pub enum Command {
     /// A whole deployment on loopback: responders, an intercepting relay, a closed port,
     /// and the checks of several roles against them.
     Demo(DemoArgs),
+    /// What a verdict or finding of the report means, what causes it, and how to fix it.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// A verdict (refused, intercepted, …) or a finding (cert-expiring, local-root, …), as
+    /// the report prints it; without one, the list of all.
+    #[arg(value_name = "VERDICT|FINDING")]
+    pub word: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

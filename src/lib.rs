@@ -11,6 +11,7 @@ pub mod demo;
 pub mod e2e;
 pub mod error;
 pub mod exit;
+pub mod explain;
 pub mod firewall;
 pub mod hex;
 pub mod intercept;

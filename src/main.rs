@@ -64,6 +64,7 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
             app::listen(&args, cancel).await
         }),
         Some(Command::Demo(args)) => runtime()?.block_on(demo::run(&args, &mut out)),
+        Some(Command::Explain(args)) => app::explain(&args, &mut out),
         None => check(&cli.check, &mut out),
     }
 }

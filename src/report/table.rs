@@ -153,8 +153,17 @@ pub fn render(
     if !problems.is_empty() {
         writeln!(out)?;
         writeln!(out, "{title}")?;
-        for r in problems {
+        for r in &problems {
             problem(r, color, out)?;
+        }
+        // The first problem's verdict as the example: a word the reader has just seen. The
+        // summary stays the last line (scripts read it).
+        if let Some(first) = problems.first() {
+            writeln!(
+                out,
+                " What a verdict or [finding] means and how to fix it: mssp-check explain WORD (e.g. mssp-check explain {})",
+                first.judgement.verdict.label()
+            )?;
         }
     }
     writeln!(out)?;

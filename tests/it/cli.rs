@@ -308,3 +308,25 @@ fn markdown_for_a_ticket() {
         "{stdout}"
     );
 }
+
+#[test]
+fn explain_names_every_word_and_refuses_an_unknown_one() {
+    let (code, stdout, _) = run(&["explain", "cert-expiring"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.starts_with("cert-expiring (finding)\n  What it means: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("How to fix:"), "{stdout}");
+    let (code, stdout, _) = run(&["explain"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout.lines().count(), mssp_check::explain::all().len());
+    let (code, stdout, stderr) = run(&["explain", "blocked"]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.starts_with("mssp-check: error: explain blocked: not a verdict or finding; the known ones are verdicts: ok, refused,")
+            && stderr.contains("cert-expiring"),
+        "{stderr}"
+    );
+}

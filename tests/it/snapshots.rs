@@ -246,6 +246,16 @@ fn markdown() {
     insta::assert_snapshot!(render(Style::Markdown));
 }
 
+#[test]
+fn explain_intercepted() {
+    let out = crate::bin()
+        .args(["explain", "intercepted"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
 fn help(args: &[&str]) -> String {
     let out = crate::bin()
         .args(args)
@@ -266,6 +276,7 @@ fn help_texts() {
         ("help_profiles", &["profiles", "--help"][..]),
         ("help_firewall", &["firewall", "--help"][..]),
         ("help_listen", &["listen", "--help"][..]),
+        ("help_explain", &["explain", "--help"][..]),
     ] {
         insta::assert_snapshot!(name, help(args));
     }
