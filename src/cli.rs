@@ -49,6 +49,17 @@ pub enum Command {
     Demo(DemoArgs),
     /// What a verdict or finding of the report means, what causes it, and how to fix it.
     Explain(ExplainArgs),
+    /// Print the shell completion script (e.g. `mssp-check completions bash > /etc/bash_completion.d/mssp-check`).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff; e.g. `mssp-check man | man -l -`).
+    Man,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]

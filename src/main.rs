@@ -8,7 +8,7 @@ use mssp_check::cli::{Cli, Command, Format};
 use mssp_check::error::RunError;
 use mssp_check::exit::{Exit, PluginState};
 use mssp_check::report::nagios;
-use mssp_check::{app, config, demo};
+use mssp_check::{app, config, demo, shell};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -65,6 +65,8 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
         }),
         Some(Command::Demo(args)) => runtime()?.block_on(demo::run(&args, &mut out)),
         Some(Command::Explain(args)) => app::explain(&args, &mut out),
+        Some(Command::Completions(args)) => shell::completions(args.shell, &mut out),
+        Some(Command::Man) => shell::man(&mut out),
         None => check(&cli.check, &mut out),
     }
 }

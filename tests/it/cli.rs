@@ -330,3 +330,49 @@ fn explain_names_every_word_and_refuses_an_unknown_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn man_page_is_roff_that_groff_reads() {
+    let (code, page, _) = run(&["man"]);
+    assert_eq!(code, Some(0));
+    assert!(page.contains("\n.TH mssp-check 1 "), "{page}");
+    assert!(page.contains("expiry\\-warning"), "{page}");
+    let Ok(groff) = which("groff") else {
+        crate::skip_or_fail(
+            "man_page_is_roff_that_groff_reads",
+            "groff is not installed (Debian: groff-base); the page was not typeset",
+        );
+        return;
+    };
+    let mut child = std::process::Command::new(groff)
+        // -k: UTF-8 input through preconv; -ww: every warning.
+        .args(["-k", "-man", "-Tutf8", "-ww"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("groff runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(page.as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("groff ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("mssp-check-explain(1)"), "{text}");
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let (code, script, _) = run(&["completions", shell]);
+        assert_eq!(code, Some(0), "{shell}");
+        for sub in ["profiles", "firewall", "listen", "explain", "completions"] {
+            assert!(script.contains(sub), "{shell} lacks {sub}");
+        }
+    }
+    let (code, _, stderr) = run(&["completions", "tcsh"]);
+    assert_eq!(code, Some(2), "{stderr}");
+}
