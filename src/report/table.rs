@@ -7,8 +7,36 @@ use std::io::{self, Write};
 use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
 
 use super::{Report, Row};
+use crate::observation::Outcome;
 use crate::sanitize::{duration, printable};
 use crate::verdict::{Severity, Verdict};
+
+/// `skipped: 143, 993 (add --imap HOST) · 110, 995 (add --pop3 HOST)`: one group per missing
+/// flag, in the order of the report, each port once.
+fn skipped_line(rows: &[&Row]) -> Option<String> {
+    let mut groups: Vec<(&str, Vec<u16>)> = Vec::new();
+    for r in rows {
+        let Outcome::Skipped { flag } = r.obs.outcome else {
+            continue;
+        };
+        match groups.iter_mut().find(|(f, _)| *f == flag) {
+            Some((_, ports)) if !ports.contains(&r.obs.port) => ports.push(r.obs.port),
+            Some(_) => {}
+            None => groups.push((flag, vec![r.obs.port])),
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(flag, ports)| {
+            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            format!("{} (add {flag} HOST)", ports.join(", "))
+        })
+        .collect();
+    Some(format!(" skipped: {}", parts.join(" · ")))
+}
 
 fn verdict_color(v: Verdict) -> Color {
     match v {
@@ -58,6 +86,19 @@ fn time_cell(row: &Row) -> String {
 
 fn detail_cell(row: &Row) -> String {
     let mut s = printable(&row.judgement.reason, 120);
+    // An ok row that warns says why in the row itself, by the finding's label (which
+    // `mssp-check explain` knows), not only under the table.
+    let mut warnings: Vec<&str> = row
+        .judgement
+        .findings
+        .iter()
+        .filter(|f| f.warns && row.judgement.verdict == Verdict::Ok)
+        .map(|f| f.kind.label())
+        .collect();
+    warnings.dedup();
+    if !warnings.is_empty() {
+        let _ = write!(s, " [{}]", warnings.join(", "));
+    }
     if !row.obs.path.required {
         s.push_str(" (optional)");
     }
@@ -105,7 +146,13 @@ pub fn render(
     table.set_header([
         "PATH", "TARGET", "PORT", "PROBE", "VERDICT", "TIME", "DETAIL",
     ]);
-    for row in &report.rows {
+    // Paths skipped for want of a target are folded into one line under the table, so the
+    // first screen shows what was checked (issue 11).
+    let (unasked, rows): (Vec<&Row>, Vec<&Row>) = report
+        .rows
+        .iter()
+        .partition(|r| matches!(r.obs.outcome, Outcome::Skipped { .. }));
+    for row in rows {
         let p = &row.obs.path;
         let mut verdict = Cell::new(row.judgement.verdict.label());
         if color {
@@ -125,6 +172,9 @@ pub fn render(
         ]);
     }
     writeln!(out, "{table}")?;
+    if let Some(line) = skipped_line(&unasked) {
+        writeln!(out, "{line}")?;
+    }
 
     if !m.inbound.is_empty() {
         writeln!(out)?;

@@ -88,6 +88,18 @@ fn table_has_no_colour_when_piped_and_ends_with_a_summary() {
     assert_eq!(code, Some(1));
     assert!(!stdout.contains('\x1b'), "no escape codes into a pipe");
     assert!(stdout.contains("VERDICT") && stdout.contains("refused"));
+    // The checked paths first; the skipped ones folded into one line per missing flag.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.contains("VERDICT"))
+        .expect("header");
+    assert!(lines[header + 1].contains("refused") && lines[header + 2].contains("refused"));
+    assert_eq!(
+        lines[header + 3],
+        " skipped: 110, 995 (add --pop3 HOST) · 143, 993 (add --imap HOST) · 389, 636 (add --ldap HOST) · 443 (add --ews HOST)"
+    );
+    assert!(!stdout.contains("add --pop3 HOST to test"), "{stdout}");
     let last = stdout.trim_end().lines().last().unwrap_or_default();
     assert!(
         last.starts_with("9 paths: 2 refused, 7 skipped; 1 with warnings"),
