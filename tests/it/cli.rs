@@ -388,3 +388,27 @@ fn completions_for_every_shell() {
     let (code, _, stderr) = run(&["completions", "tcsh"]);
     assert_eq!(code, Some(2), "{stderr}");
 }
+
+/// The monitoring examples call the binary with flags it accepts, in the format they claim.
+#[test]
+fn monitoring_examples_use_flags_that_parse() {
+    use clap::Parser;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/monitoring");
+    let unit = std::fs::read_to_string(dir.join("mssp-check.service")).expect("unit");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let args = exec
+        .split("/usr/local/bin/mssp-check ")
+        .nth(1)
+        .and_then(|rest| rest.split(" >").next())
+        .expect("the mssp-check command");
+    let cli = mssp_check::cli::Cli::try_parse_from(
+        std::iter::once("mssp-check").chain(args.split_whitespace()),
+    )
+    .expect("the unit's flags parse");
+    assert_eq!(cli.check.format, mssp_check::cli::Format::Prometheus);
+    let task = std::fs::read_to_string(dir.join("Register-MsspCheckTask.ps1")).expect("ps1");
+    assert!(task.contains("--format prometheus") && task.contains("Register-ScheduledTask"));
+}
