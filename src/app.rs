@@ -240,7 +240,11 @@ pub fn table_style(color: ColorArg) -> Style {
     } else {
         None
     };
-    Style::Table { color, width }
+    Style::Table {
+        color,
+        width,
+        view: report::TableView::default(),
+    }
 }
 
 /// `mssp-check [check] --role R …`: probes, renders, and returns the exit code.
@@ -262,7 +266,17 @@ pub async fn check(
     }
     let report = report?;
     let style = match cfg.format {
-        Format::Table => table_style(cfg.color),
+        Format::Table => match table_style(cfg.color) {
+            Style::Table { color, width, .. } => Style::Table {
+                color,
+                width,
+                view: report::TableView {
+                    quiet: cfg.quiet,
+                    phases: cfg.phases,
+                },
+            },
+            other => other,
+        },
         Format::Json => Style::Json,
         Format::Junit => Style::Junit,
         Format::Markdown => Style::Markdown,

@@ -239,9 +239,12 @@ pub struct CheckArgs {
     /// Treat warnings (optional paths, untrusted external certificates) as failures.
     #[arg(long, help_heading = "Output")]
     pub strict: bool,
-    /// More detail on stderr (-v, -vv).
+    /// More detail: the phase timings of each row in the table, and logs on stderr (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+    /// Only the paths that fail or warn in the table (the summary stays).
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]

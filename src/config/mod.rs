@@ -101,6 +101,10 @@ pub struct RunConfig {
     pub check_inbound: bool,
     /// `--expiry-warning DAYS`.
     pub expiry_warning_days: u32,
+    /// `-q`: the table shows only the paths that fail or warn.
+    pub quiet: bool,
+    /// `-v`: the table shows the phase timings of each row.
+    pub phases: bool,
 }
 
 /// A secret that never shows in `Debug` output or logs.
@@ -224,6 +228,8 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         proxy,
         token,
         expiry_warning_days,
+        quiet: args.quiet,
+        phases: args.verbose > 0,
         check_inbound: true,
     })
 }

@@ -152,12 +152,25 @@ fn sort_key(r: &Row) -> (Mode, u16, crate::config::profile::Target, String, Stri
 /// The report formats of a check run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
-    Table { color: bool, width: Option<u16> },
+    Table {
+        color: bool,
+        width: Option<u16>,
+        view: TableView,
+    },
     Json,
     Junit,
     Markdown,
     Prometheus,
     Nagios,
+}
+
+/// What the table shows besides its usual rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableView {
+    /// `-q`: only the paths that fail or warn (and the summary).
+    pub quiet: bool,
+    /// `-v`: a column with the phase timings of each row.
+    pub phases: bool,
 }
 
 /// Writes the report; a closed pipe (`| head`) is not an error.
@@ -166,7 +179,7 @@ pub enum Style {
 /// Any other write error.
 pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
     let r = match style {
-        Style::Table { color, width } => table::render(report, color, width, out),
+        Style::Table { color, width, view } => table::render(report, color, width, view, out),
         Style::Json => json::render(report, out),
         Style::Junit => junit::render(report, out),
         Style::Markdown => markdown::render(report, out),

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
 
-use super::{Report, Row};
+use super::{Report, Row, TableView};
 use crate::observation::Outcome;
 use crate::sanitize::{duration, printable};
 use crate::verdict::{Severity, Verdict};
@@ -84,6 +84,28 @@ fn time_cell(row: &Row) -> String {
     }
 }
 
+/// `dns 1ms · connect 2ms · tls 8ms · protocol 3ms`: the phases the probe got to.
+fn phases_cell(row: &Row) -> String {
+    let t = &row.obs.timings;
+    let ms = |d: std::time::Duration| {
+        if d.as_millis() < 1000 {
+            format!("{}ms", d.as_millis())
+        } else {
+            format!("{:.1}s", d.as_secs_f64())
+        }
+    };
+    [
+        ("dns", t.dns),
+        ("connect", t.connect),
+        ("tls", t.tls),
+        ("protocol", t.protocol),
+    ]
+    .iter()
+    .filter_map(|(name, d)| d.map(|d| format!("{name} {}", ms(d))))
+    .collect::<Vec<_>>()
+    .join(" · ")
+}
+
 fn detail_cell(row: &Row) -> String {
     let mut s = printable(&row.judgement.reason, 120);
     // An ok row that warns says why in the row itself, by the finding's label (which
@@ -113,6 +135,7 @@ pub fn render(
     report: &Report,
     color: bool,
     width: Option<u16>,
+    view: TableView,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let m = &report.meta;
@@ -143,15 +166,21 @@ pub fn render(
         table.set_content_arrangement(ContentArrangement::Dynamic);
         table.set_width(w);
     }
-    table.set_header([
-        "PATH", "TARGET", "PORT", "PROBE", "VERDICT", "TIME", "DETAIL",
-    ]);
+    let mut header = vec!["PATH", "TARGET", "PORT", "PROBE", "VERDICT", "TIME"];
+    if view.phases {
+        header.push("PHASES");
+    }
+    header.push("DETAIL");
+    table.set_header(header);
     // Paths skipped for want of a target are folded into one line under the table, so the
     // first screen shows what was checked (issue 11).
     let (unasked, rows): (Vec<&Row>, Vec<&Row>) = report
         .rows
         .iter()
         .partition(|r| matches!(r.obs.outcome, Outcome::Skipped { .. }));
+    let rows = rows
+        .into_iter()
+        .filter(|r| !view.quiet || matches!(r.judgement.severity, Severity::Fail | Severity::Warn));
     for row in rows {
         let p = &row.obs.path;
         let mut verdict = Cell::new(row.judgement.verdict.label());
@@ -161,22 +190,28 @@ pub fn render(
                 verdict = verdict.add_attribute(Attribute::Bold);
             }
         }
-        table.add_row(vec![
+        let mut cells = vec![
             Cell::new(format!("{} → {}", p.source.label(), p.target.label())),
             Cell::new(target_cell(row)),
             Cell::new(row.obs.port).set_alignment(CellAlignment::Right),
             Cell::new(p.probe.label()),
             verdict,
             Cell::new(time_cell(row)).set_alignment(CellAlignment::Right),
-            Cell::new(detail_cell(row)),
-        ]);
+        ];
+        if view.phases {
+            cells.push(Cell::new(phases_cell(row)));
+        }
+        cells.push(Cell::new(detail_cell(row)));
+        table.add_row(cells);
     }
-    writeln!(out, "{table}")?;
-    if let Some(line) = skipped_line(&unasked) {
+    if table.row_count() > 0 {
+        writeln!(out, "{table}")?;
+    }
+    if let Some(line) = skipped_line(&unasked).filter(|_| !view.quiet) {
         writeln!(out, "{line}")?;
     }
 
-    if !m.inbound.is_empty() {
+    if !m.inbound.is_empty() && !view.quiet {
         writeln!(out)?;
         writeln!(
             out,

@@ -412,3 +412,27 @@ fn monitoring_examples_use_flags_that_parse() {
     let task = std::fs::read_to_string(dir.join("Register-MsspCheckTask.ps1")).expect("ps1");
     assert!(task.contains("--format prometheus") && task.contains("Register-ScheduledTask"));
 }
+
+#[test]
+fn quiet_shows_only_problems_and_verbose_the_phases() {
+    let closed = crate::fixtures::closed_port("127.0.0.1").to_string();
+    let (code, stdout, _) = run(&["--role", "ih", "--mgmt", &closed, "-q"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with(" ih → mgmt "))
+            .count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(" skipped: ") && !stdout.contains("On this machine"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(&["--role", "ih", "--mgmt", &closed, "-v"]);
+    assert!(
+        stdout.contains("PHASES") && stdout.contains("connect "),
+        "{stdout}"
+    );
+}

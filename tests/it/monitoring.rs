@@ -234,6 +234,7 @@ async fn a_certificate_ten_days_from_expiry_is_cert_expiring_in_every_format() {
         Style::Table {
             color: false,
             width: None,
+            view: mssp_check::report::TableView::default(),
         },
     );
     assert!(

@@ -232,7 +232,20 @@ fn render(style: Style) -> String {
 fn table() {
     insta::assert_snapshot!(render(Style::Table {
         color: false,
-        width: Some(140)
+        width: Some(140),
+        view: report::TableView::default(),
+    }));
+}
+
+#[test]
+fn table_quiet_with_phases() {
+    insta::assert_snapshot!(render(Style::Table {
+        color: false,
+        width: Some(160),
+        view: report::TableView {
+            quiet: true,
+            phases: true,
+        },
     }));
 }
 
