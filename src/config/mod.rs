@@ -72,6 +72,10 @@ pub fn flag_for(path: &PathSpec) -> &'static str {
     }
 }
 
+/// `--expiry-warning` by default: time to renew a certificate and re-pin its thumbprint in
+/// SPE before it breaks.
+pub const EXPIRY_WARNING_DAYS: u32 = 30;
+
 /// Everything a check run needs, validated.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -160,9 +164,7 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         return Err(UsageError::new("--concurrency 0: expected at least 1"));
     }
     let port_offset = args.port_offset.unwrap_or(0);
-    let expiry_warning_days = args
-        .expiry_warning
-        .unwrap_or(crate::verdict::Expiry::DEFAULT_DAYS);
+    let expiry_warning_days = args.expiry_warning.unwrap_or(EXPIRY_WARNING_DAYS);
     if expiry_warning_days > 3650 {
         return Err(UsageError::new(format!(
             "--expiry-warning {expiry_warning_days}: expected 0-3650 days"

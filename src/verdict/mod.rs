@@ -114,9 +114,6 @@ pub struct Expiry {
 }
 
 impl Expiry {
-    /// The default window, 30 days: time to renew and re-pin before SPE breaks.
-    pub const DEFAULT_DAYS: u32 = 30;
-
     /// Warns `warn_days` ahead of now.
     #[must_use]
     pub fn from_now(warn_days: u32) -> Self {
