@@ -108,18 +108,20 @@ fn phases_cell(row: &Row) -> String {
 
 fn detail_cell(row: &Row) -> String {
     let mut s = printable(&row.judgement.reason, 120);
-    // An ok row that warns says why in the row itself, by the finding's label (which
-    // `mssp-check explain` knows), not only under the table.
-    let mut warnings: Vec<&str> = row
+    // An ok row that warns says why in the row itself, in words ("STARTTLS was not offered"
+    // rather than only the greeting) and by the findings' labels, which `mssp-check explain`
+    // knows.
+    let mut warnings: Vec<crate::verdict::FindingKind> = row
         .judgement
         .findings
         .iter()
         .filter(|f| f.warns && row.judgement.verdict == Verdict::Ok)
-        .map(|f| f.kind.label())
+        .map(|f| f.kind)
         .collect();
     warnings.dedup();
-    if !warnings.is_empty() {
-        let _ = write!(s, " [{}]", warnings.join(", "));
+    if let Some(first) = warnings.first() {
+        let labels: Vec<&str> = warnings.iter().map(|k| k.label()).collect();
+        let _ = write!(s, "; {} [{}]", first.summary(), labels.join(", "));
     }
     if !row.obs.path.required {
         s.push_str(" (optional)");
@@ -244,10 +246,14 @@ pub fn render(
         // The first problem's verdict as the example: a word the reader has just seen. The
         // summary stays the last line (scripts read it).
         if let Some(first) = problems.first() {
+            // An ok row that warns: its finding is the word to look up.
+            let word = match first.judgement.findings.iter().find(|f| f.warns) {
+                Some(f) if first.judgement.verdict == Verdict::Ok => f.kind.label(),
+                _ => first.judgement.verdict.label(),
+            };
             writeln!(
                 out,
-                " What a verdict or [finding] means and how to fix it: mssp-check explain WORD (e.g. mssp-check explain {})",
-                first.judgement.verdict.label()
+                " What a verdict or [finding] means and how to fix it: mssp-check explain WORD (e.g. mssp-check explain {word})"
             )?;
         }
     }

@@ -241,6 +241,12 @@ async fn a_certificate_ten_days_from_expiry_is_cert_expiring_in_every_format() {
         table.contains("[cert-expiring] the certificate CN=mgmt01 expires in"),
         "{table}"
     );
+    // The row itself says why it warns, in words and by label.
+    assert!(
+        table.lines().any(|l| l.contains(" tls ")
+            && l.contains("; a certificate of the chain expires within --expiry-warning days (30 by default) [cert-expiring]")),
+        "{table}"
+    );
     let json = render(&r, Style::Json);
     assert!(json.contains("\"kind\": \"cert-expiring\""), "{json}");
     let junit = render(&r, Style::Junit);
