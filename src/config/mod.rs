@@ -513,6 +513,10 @@ mod tests {
             ),
             ("--role ih --mgmt m --timeout 5x", "unknown unit 'x'"),
             ("--role ih --mgmt m --timeout 0", "out of range"),
+            (
+                "--role ih --mgmt m --expiry-warning 4000",
+                "--expiry-warning 4000: expected 0-3650 days",
+            ),
             ("--role ih --mgmt m --concurrency 0", "--concurrency 0"),
             (
                 "--role ih --mgmt m --dns-server nope",

@@ -185,9 +185,16 @@ mod tests {
     fn a_whole_site() {
         let s = Site::parse(
             Path::new("site.toml"),
-            "pins = [\"mgmt01:8471=ab\"]\nadmin_nets = [\"192.0.2.0/24\"]\n[hosts]\nmgmt = \"mgmt01\"\nih = [\"ih01\", \"ih02\"]\ncas = \"cas01\"\n[targets]\nimap = \"mail.example.com\"\n[options]\ntimeout = \"3s\"\n",
+            "pins = [\"mgmt01:8471=ab\"]\nadmin_nets = [\"192.0.2.0/24\"]\n[hosts]\nmgmt = \"mgmt01\"\nih = [\"ih01\", \"ih02\"]\ncas = \"cas01\"\n[targets]\nimap = \"mail.example.com\"\n[options]\ntimeout = \"3s\"\nexpiry_warning = 14\n",
         )
         .expect("parses");
+        assert_eq!(s.options.expiry_warning, Some(14));
+        let flags = CheckArgs {
+            expiry_warning: Some(7),
+            ..CheckArgs::default()
+        };
+        assert_eq!(s.fill(&flags).expiry_warning, Some(7), "flags win");
+        assert_eq!(s.fill(&CheckArgs::default()).expiry_warning, Some(14));
         assert_eq!(s.hosts.mgmt.as_deref(), Some("mgmt01"));
         assert_eq!(
             s.hosts.ih.map(OneOrMany::into_vec),
