@@ -1,7 +1,8 @@
 //! Coverage against the site file (`report --site`): the site's hosts that never reported,
 //! and the required paths between site hosts that no report covers.
 
-use super::findings::{and_list, same_host, Kind, MergeFinding};
+use super::detect::same_host;
+use super::finding::{and_list, Kind, MergeFinding};
 use super::view::{endpoint, Source};
 use crate::config::profile::{Mode, Profiles, Role, Target};
 use crate::config::site::{OneOrMany, Site};

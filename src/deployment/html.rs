@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::evidence::{Evidence, Told};
-use super::findings::thumbprint;
+use super::finding::thumbprint;
 use super::input::PathResult;
 use super::table::summary_line;
 use super::view::{Cell, Row, View};

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::findings::MergeFinding;
+use super::finding::MergeFinding;
 use super::input::{Leaf, PathResult};
 use super::view::{Source, View};
 use crate::verdict::{Severity, Verdict};

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::findings::{Kind, MergeFinding};
+use super::finding::{Kind, MergeFinding};
 use super::input::PathResult;
 use super::view::{endpoint, Source, View};
 use crate::verdict::Severity;

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::evidence::{Evidence, Told};
-use super::findings::thumbprint;
+use super::finding::thumbprint;
 use super::table::summary_line;
 use super::view::View;
 use crate::sanitize::printable;

@@ -3,8 +3,10 @@
 //! what only a merge can see, and one exit code over all of it.
 
 pub mod coverage;
+pub mod detect;
 pub mod evidence;
-pub mod findings;
+pub mod files;
+pub mod finding;
 pub mod html;
 pub mod input;
 pub mod json;
@@ -63,9 +65,9 @@ pub fn build(
     let sources = view::sources(runs);
     let rows = view::matrix(&sources);
     let problems = view::problems(&rows, &sources);
-    let mut found = findings::cert_differs(&rows, &sources);
-    found.extend(findings::blocked_from_some(&rows, &sources));
-    found.extend(findings::inbound_join(&rows, &sources));
+    let mut found = detect::cert_differs(&rows, &sources);
+    found.extend(detect::blocked_from_some(&rows, &sources));
+    found.extend(detect::inbound_join(&rows, &sources));
     if let Some(s) = site {
         let hosts = coverage::site_hosts(s.site, &s.shown)?;
         found.extend(coverage::coverage(&hosts, s.site, profiles, &sources));
@@ -107,7 +109,7 @@ pub fn render(view: &View, style: Style, out: &mut dyn Write) -> io::Result<()> 
 /// # Errors
 /// Bad input (exit 2) naming the file; write errors (exit 3).
 pub fn run(args: &ReportArgs, style: Style, out: &mut dyn Write) -> Result<Exit, RunError> {
-    let (runs, notes) = input::load(&args.inputs)?;
+    let (runs, notes) = files::load(&args.inputs)?;
     let site = args
         .site
         .as_deref()
@@ -115,7 +117,7 @@ pub fn run(args: &ReportArgs, style: Style, out: &mut dyn Write) -> Result<Exit,
         .transpose()?;
     let profiles = crate::config::load_profiles(None)?;
     let site_input = site.as_ref().map(|s| SiteInput {
-        shown: input::shown(args.site.as_deref().unwrap_or(Path::new(""))),
+        shown: files::shown(args.site.as_deref().unwrap_or(Path::new(""))),
         site: s,
     });
     let view = build(runs, notes, site_input.as_ref(), &profiles, args.strict)?;

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use comfy_table::{presets, Attribute, Cell, CellAlignment, Color, Table};
 
 use super::evidence::{Evidence, Told};
-use super::findings::thumbprint;
+use super::finding::thumbprint;
 use super::view::{Row, View};
 use crate::sanitize::printable;
 use crate::verdict::{Severity, Verdict};

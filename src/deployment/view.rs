@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::findings::MergeFinding;
+use super::finding::MergeFinding;
 use super::input::{Inbound, PathResult, Run};
 use crate::config::profile::{ProbeKind, Role};
 use crate::exit::Exit;
@@ -173,7 +173,7 @@ impl View {
             not_reported: self
                 .findings
                 .iter()
-                .filter(|f| f.kind == super::findings::Kind::NotReported)
+                .filter(|f| f.kind == super::finding::Kind::NotReported)
                 .count(),
             ..Summary::default()
         };
