@@ -92,10 +92,16 @@ fn names(result_host: Option<&str>, address: Option<std::net::IpAddr>, t: &SiteH
 pub fn coverage(
     hosts: &[SiteHost],
     site: &Site,
+    site_file: &str,
     profiles: &Profiles,
     sources: &[Source],
 ) -> Vec<MergeFinding> {
     let offset = site.options.port_offset.unwrap_or(0);
+    // The file name as the admin will type it on each machine.
+    let site_file = std::path::Path::new(site_file).file_name().map_or_else(
+        || "site.toml".to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let mut out = Vec::new();
     for m in hosts {
         let titles: Vec<String> = m.roles.iter().map(|r| r.title().to_string()).collect();
@@ -113,7 +119,7 @@ pub fn coverage(
                 ),
                 evidence: Vec::new(),
                 hint: Some(format!(
-                    "run `mssp-check --site SITE.toml --format json > {}.json` on {} and merge its report too",
+                    "run `mssp-check --site {site_file} --format json > {}.json` on {} and merge its report too",
                     m.name(),
                     m.name()
                 )),
@@ -151,10 +157,11 @@ pub fn coverage(
                     let port = t.spec.port.unwrap_or(p.port.saturating_add(offset));
                     let target = endpoint(&t.name(), port);
                     let why = if src.roles.contains(&role) {
-                        format!("its {} run has no result for it", role.label())
+                        format!("its {} run did not check {}", role.label(), t.name())
                     } else {
                         format!(
-                            "its report checked {} only, not {}",
+                            "its report checked the role{} {} only, not {}",
+                            if src.roles.len() == 1 { "" } else { "s" },
                             src.roles
                                 .iter()
                                 .map(|r| r.label())
@@ -177,7 +184,7 @@ pub fn coverage(
                         ),
                         evidence: Vec::new(),
                         hint: Some(format!(
-                            "run the check on {} with the site file, which names every role of it",
+                            "run the check on {} with the site file (`mssp-check --site {site_file}`), which names every host of every role",
                             src.host
                         )),
                         certificates: Vec::new(),

@@ -105,7 +105,12 @@ pub fn cert_differs(rows: &[Row], sources: &[Source]) -> Vec<MergeFinding> {
             }
         };
         let from = if suspects.is_empty() {
-            "from one side".to_string()
+            // No majority and no odd one out: either side may be the intercepted one.
+            let each: Vec<String> = certificates
+                .iter()
+                .map(|c| format!("from {}", and_list(&c.sources)))
+                .collect();
+            each.join(" or ")
         } else {
             format!("from {}", and_list(&suspects))
         };

@@ -70,7 +70,9 @@ pub fn build(
     found.extend(detect::inbound_join(&rows, &sources));
     if let Some(s) = site {
         let hosts = coverage::site_hosts(s.site, &s.shown)?;
-        found.extend(coverage::coverage(&hosts, s.site, profiles, &sources));
+        found.extend(coverage::coverage(
+            &hosts, s.site, &s.shown, profiles, &sources,
+        ));
     }
     // Problems first; then by kind, in the order of `Kind`, keeping matrix order within.
     found.sort_by_key(|f| (f.severity != Severity::Fail, f.kind));
