@@ -48,11 +48,21 @@ main{padding:4px 24px 24px;max-width:1600px}
 h2{font-size:17px;margin:22px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
 h3{font-size:14px;margin:14px 0 4px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Consolas,'Liberation Mono',monospace;font-size:12.5px}
-.findings{list-style:none;padding:0;margin:0}
-.findings>li{border-left:5px solid var(--warnb);background:#fffbea;padding:6px 10px;margin:6px 0}
-.findings>li.fail{border-color:var(--blockb);background:#fff4ee}
+.found{width:100%}
+.found th,.found td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
+.found tr.fail td:first-child{box-shadow:inset 5px 0 0 var(--blockb)}
+.found tr.warn td:first-child{box-shadow:inset 5px 0 0 var(--warnb)}
+.found td:first-child{padding-left:14px}
+.jump{font-size:12px;color:#57606a}
+.found .hint{color:#3d4650;margin-top:2px}
+.found .mono{font-size:11.5px}
+.top{display:flex;flex-wrap:wrap;gap:0 32px;align-items:flex-start}
+.top>#found{flex:1 1 440px;min-width:0}
+.top>#matrix{flex:0 1 auto;max-width:100%;overflow-x:auto}
+.top>#matrix .legend{width:0;min-width:100%}
+details summary{cursor:pointer;color:#57606a;font-size:12.5px}
 .kind{display:inline-block;font:600 12px ui-monospace,Consolas,monospace;background:#1f2933;color:#fff;padding:0 6px;border-radius:3px;margin-right:6px}
-.findings ul,.ev ul{margin:4px 0 0;padding-left:20px}
+.found ul,.ev ul{margin:4px 0 0;padding-left:20px}
 .next{font-weight:600}
 table{border-collapse:collapse}
 .matrix th,.matrix td{border:1px solid var(--line);padding:0;text-align:left;vertical-align:top}
@@ -60,19 +70,20 @@ table{border-collapse:collapse}
 .matrix thead th small,.matrix tbody th small{display:block;font-weight:400;color:#57606a}
 .matrix tbody th{padding:5px 10px;font-weight:600;white-space:nowrap;background:#fafbfc}
 .matrix td.probe{padding:5px 10px;color:#57606a;white-space:nowrap}
-.matrix td a{display:block;padding:5px 10px;color:inherit;text-decoration:none;min-width:96px;border-left:5px solid transparent}
+.matrix td a{display:block;padding:5px 10px 5px 14px;color:inherit;text-decoration:none;min-width:104px}
 .matrix td a:hover,.matrix td a:focus{outline:2px solid #1f2933;outline-offset:-2px}
 .matrix td.none{background:var(--none);color:#8c959f;padding:5px 10px;text-align:center}
-.v-ok a{background:var(--ok);border-color:var(--okb)!important}
-.v-warn a{background:var(--warn);border-color:var(--warnb)!important}
-.v-block a{background:var(--block);border-color:var(--blockb)!important}
-.v-icpt a{background:var(--icpt);border-color:var(--icptb)!important}
-.v-svc a{background:var(--svc);border-color:var(--svcb)!important}
+.v-ok{background:var(--ok);box-shadow:inset 5px 0 0 var(--okb)}
+.v-warn{background:var(--warn);box-shadow:inset 5px 0 0 var(--warnb)}
+.v-block{background:var(--block);box-shadow:inset 5px 0 0 var(--blockb)}
+.v-icpt{background:var(--icpt);box-shadow:inset 5px 0 0 var(--icptb)}
+.v-svc{background:var(--svc);box-shadow:inset 5px 0 0 var(--svcb)}
 .fail a{font-weight:700}
 .spread{display:block;font-size:11.5px;font-weight:400}
 .badge{display:inline-block;font:600 11px ui-monospace,Consolas,monospace;background:#fbd8c4;color:#7a2e00;border:1px solid #d55e00;border-radius:3px;padding:0 4px;margin:2px 4px 0 0;text-decoration:none}
 .legend{color:#57606a;font-size:12.5px}
 .legend span{display:inline-block;padding:0 6px;margin-right:6px;border-left:5px solid}
+@media print{details{display:block}details>ul{display:block}}
 .problems>li{margin:8px 0}
 .ev{border:1px solid var(--line);border-radius:4px;padding:6px 10px;margin:8px 0}
 .ev:target{outline:3px solid #0072b2}
@@ -140,11 +151,11 @@ fn findings(view: &View, doc: &mut String) {
         doc.push_str("<p>Nothing: no certificate differs by source, no endpoint is blocked from some sources only, no far end contradicts a near end.</p></section>");
         return;
     }
-    doc.push_str("<ul class=\"findings\">");
+    doc.push_str("<table class=\"found\"><tbody>");
     for (i, f) in view.findings.iter().enumerate() {
         let _ = write!(
             doc,
-            "<li id=\"f{i}\" class=\"{}\"><span class=\"kind\">{}</span>{}",
+            "<tr id=\"f{i}\" class=\"{}\"><td><span class=\"kind\">{}</span> {}",
             if f.severity == Severity::Fail {
                 "fail"
             } else {
@@ -154,22 +165,35 @@ fn findings(view: &View, doc: &mut String) {
             h(&f.detail, 600)
         );
         if let Some(r) = f.row {
-            let _ = write!(doc, " <a href=\"#r{r}\">(row)</a>");
+            let _ = write!(doc, " <a class=\"jump\" href=\"#r{r}\">row&nbsp;↓</a>");
         }
-        doc.push_str("<ul>");
-        for line in &f.evidence {
-            let _ = write!(doc, "<li class=\"mono\">{}</li>", h(line, 600));
+        if !f.evidence.is_empty() {
+            // Who saw which certificate is the finding itself: shown open.
+            let open = if f.kind == super::finding::Kind::CertDiffers {
+                " open"
+            } else {
+                ""
+            };
+            let _ = write!(
+                doc,
+                "<details{open}><summary>evidence ({})</summary><ul>",
+                f.evidence.len()
+            );
+            for line in &f.evidence {
+                let _ = write!(doc, "<li class=\"mono\">{}</li>", h(line, 600));
+            }
+            doc.push_str("</ul></details>");
         }
         if let Some(hint) = &f.hint {
             let _ = write!(
                 doc,
-                "<li><span class=\"next\">Next:</span> {}</li>",
+                "<div class=\"hint\"><span class=\"next\">Next:</span> {}</div>",
                 h(hint, 400)
             );
         }
-        doc.push_str("</ul></li>");
+        doc.push_str("</td></tr>");
     }
-    doc.push_str("</ul></section>");
+    doc.push_str("</tbody></table></section>");
 }
 
 fn row_head(view: &View, ri: usize, row: &Row) -> String {
@@ -239,7 +263,8 @@ fn matrix(view: &View, doc: &mut String) {
         doc.push_str("</tr>");
     }
     doc.push_str("</tbody></table>");
-    doc.push_str("<p class=\"legend\"><span style=\"border-color:#0072b2\">✓ ok</span><span style=\"border-color:#9a7400\">! warning</span><span style=\"border-color:#d55e00\">✗ refused, filtered, unreachable</span><span style=\"border-color:#a1467e\">✗ intercepted</span><span style=\"border-color:#b07500\">✗ dns, tls-failed, no-service, protocol-error</span><span style=\"border-color:#8c959f\">— not checked from that host</span> Each cell links to its evidence.</p></section>");
+    doc.push_str("<p class=\"legend\"><span style=\"border-color:#0072b2\">ok</span><span style=\"border-color:#9a7400\">ok, with a warning</span><span style=\"border-color:#d55e00\">refused, filtered, unreachable</span><span style=\"border-color:#a1467e\">intercepted</span><span style=\"border-color:#b07500\">dns, tls-failed, no-service, protocol-error</span><br>✓ passes · ! warns (an optional path, or a warning finding) · ✗ fails · — not checked from that host. Each cell links to its evidence.</p>");
+    doc.push_str("</section>");
 }
 
 fn told(t: &Told, max: usize) -> String {
@@ -448,8 +473,11 @@ pub fn render(view: &View, out: &mut dyn Write) -> io::Result<()> {
     doc.push_str("</style></head><body>");
     header(view, &mut doc);
     doc.push_str("<main>");
+    // What the merge found, and beside it (below it, when the matrix is wide) the matrix.
+    doc.push_str("<div class=\"top\">");
     findings(view, &mut doc);
     matrix(view, &mut doc);
+    doc.push_str("</div>");
     if !view.problems.is_empty() {
         problems(view, &mut doc);
     }
