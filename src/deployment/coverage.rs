@@ -199,7 +199,88 @@ pub fn coverage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deployment::testkit::{result, run};
     use std::path::Path;
+
+    #[test]
+    fn who_never_reported_and_which_required_paths_no_report_covers() {
+        let site = Site::parse(
+            Path::new("site.toml"),
+            "[hosts]\nmgmt = \"mgmt01.example.net\"\nih = [\"ih01.example.net\", \"ih02.example.net:18472\"]\ncas = \"cas01.example.net\"\n",
+        )
+        .expect("parses");
+        let hosts = site_hosts(&site, "site.toml").expect("hosts");
+        let mut skipped = result(
+            Role::Mgmt,
+            "cas",
+            "cas01.example.net",
+            8473,
+            Verdict::Skipped,
+        );
+        skipped.path = "multi-8473-mgmt-cas".into();
+        let mgmt = result(Role::Mgmt, "ih", "ih01.example.net", 8472, Verdict::Refused);
+        let sources = crate::deployment::view::sources(vec![
+            run("MGMT01", Role::Mgmt, vec![mgmt, skipped]),
+            run("ih01.example.net", Role::Ih, vec![]),
+        ]);
+        let profiles = Profiles::embedded().expect("profiles");
+        let found = coverage(&hosts, &site, "conf/site.toml", &profiles, &sources);
+        let lines: Vec<(Kind, &str)> = found.iter().map(|f| (f.kind, f.detail.as_str())).collect();
+        let not_reported: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.0 == Kind::NotReported)
+            .map(|l| l.1)
+            .collect();
+        assert_eq!(not_reported.len(), 2, "{lines:#?}");
+        assert!(not_reported[0].starts_with("ih02.example.net (Instance Host"));
+        assert!(not_reported[1].starts_with("cas01.example.net (Client Access Server"));
+        let not_covered: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.0 == Kind::NotCovered)
+            .map(|l| l.1)
+            .collect();
+        // mgmt01 checked ih01 (refused is still covered), not ih02 (its own port) nor cas01
+        // (skipped); ih01 checked nothing of mgmt01.
+        assert!(
+            not_covered.iter().any(|d| d.starts_with(
+                "no report covers MGMT01 → ih02.example.net:18472 (multi-8472-mgmt-ih"
+            )),
+            "{not_covered:#?}"
+        );
+        assert!(
+            not_covered
+                .iter()
+                .any(|d| d.starts_with("no report covers MGMT01 → cas01.example.net:8473")),
+            "{not_covered:#?}"
+        );
+        assert!(
+            not_covered
+                .iter()
+                .any(|d| d
+                    .starts_with("no report covers ih01.example.net → mgmt01.example.net:8471")),
+            "{not_covered:#?}"
+        );
+        assert!(
+            !not_covered
+                .iter()
+                .any(|d| d.contains("ih01.example.net:8472")),
+            "{not_covered:#?}"
+        );
+        assert!(
+            !not_covered.iter().any(|d| d.contains(":8470")),
+            "8470 is optional from an IH"
+        );
+        assert!(found.iter().all(|f| f.severity == Severity::Warn));
+        let hint = found
+            .iter()
+            .find(|f| f.kind == Kind::NotReported)
+            .and_then(|f| f.hint.as_deref())
+            .unwrap_or_default();
+        assert!(
+            hint.contains("`mssp-check --site site.toml --format json > ih02.example.net.json`"),
+            "{hint}"
+        );
+    }
 
     #[test]
     fn a_machine_under_two_roles_is_one_host_with_both() {

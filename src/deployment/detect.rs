@@ -404,6 +404,134 @@ pub fn inbound_join(rows: &[Row], sources: &[Source]) -> Vec<MergeFinding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::profile::Role;
+    use crate::deployment::finding::Kind;
+    use crate::deployment::testkit::{addresses, listening, result, run, view, with_leaf};
+
+    fn kinds(v: &crate::deployment::View) -> Vec<Kind> {
+        v.findings.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn a_re_signed_certificate_seen_from_one_source_points_at_that_source() {
+        let ok = |src: Role, tag: &str, issuer: &str| {
+            with_leaf(result(src, "ih", "ih01", 8472, Verdict::Ok), tag, issuer)
+        };
+        let v = view(vec![
+            run("mgmt01", Role::Mgmt, vec![ok(Role::Mgmt, "a", "CN=ih01")]),
+            run(
+                "cas01",
+                Role::Cas,
+                vec![ok(Role::Cas, "b", "CN=FortiGate CA")],
+            ),
+            run("cas02", Role::Cas, vec![ok(Role::Cas, "a", "CN=ih01")]),
+        ]);
+        assert_eq!(kinds(&v), [Kind::CertDiffers]);
+        let f = &v.findings[0];
+        assert!(
+            f.detail.contains("middlebox on the way from cas01,"),
+            "{}",
+            f.detail
+        );
+        assert_eq!(f.certificates.len(), 2);
+        assert_eq!(f.certificates[0].sources, ["mgmt01", "cas02"]);
+        assert!(
+            f.evidence[1].starts_with(&format!("cas01 saw thumbprint {}", "0".repeat(39) + "B"))
+        );
+        assert_eq!(v.exit(), crate::exit::Exit::Failed, "counts as a problem");
+    }
+
+    #[test]
+    fn the_same_certificate_everywhere_or_through_a_proxy_is_no_finding() {
+        let ok = |src: Role, tag: &str| {
+            with_leaf(result(src, "ih", "ih01", 8472, Verdict::Ok), tag, "CN=ih01")
+        };
+        let mut proxied = ok(Role::Cas, "c");
+        proxied.via_proxy = Some("http://proxy:3128".into());
+        let v = view(vec![
+            run("mgmt01", Role::Mgmt, vec![ok(Role::Mgmt, "a")]),
+            run("cas01", Role::Cas, vec![ok(Role::Cas, "a"), proxied]),
+        ]);
+        assert!(kinds(&v).is_empty(), "{:?}", v.findings);
+    }
+
+    #[test]
+    fn blocked_from_some_needs_an_ok_and_a_block() {
+        let v = view(vec![
+            run(
+                "ih01",
+                Role::Ih,
+                vec![result(Role::Ih, "mgmt", "mgmt01", 8471, Verdict::Ok)],
+            ),
+            run(
+                "cas01",
+                Role::Cas,
+                vec![result(Role::Cas, "mgmt", "mgmt01", 8471, Verdict::Filtered)],
+            ),
+            run(
+                "cas02",
+                Role::Cas,
+                vec![result(
+                    Role::Cas,
+                    "mgmt",
+                    "mgmt01",
+                    8471,
+                    Verdict::TlsFailed,
+                )],
+            ),
+        ]);
+        assert_eq!(kinds(&v), [Kind::BlockedFromSome]);
+        let d = &v.findings[0].detail;
+        assert!(
+            d.contains("answers ih01 but is blocked from cas01 (filtered)"),
+            "{d}"
+        );
+        assert!(!d.contains("cas02"), "a TLS failure is not a block: {d}");
+    }
+
+    #[test]
+    fn the_far_end_is_found_by_name_label_or_claimed_address() {
+        let to = |host: &str, addr: &str| {
+            let mut r = result(Role::Mgmt, "ih", host, 8472, Verdict::Refused);
+            r.address = Some(format!("{addr}:8472"));
+            r
+        };
+        let sources = crate::deployment::view::sources(vec![
+            run("mgmt01", Role::Mgmt, vec![]),
+            addresses(run("ih01.example.net", Role::Ih, vec![]), &["192.0.2.7"]),
+            run("ih02.a.example", Role::Ih, vec![]),
+            run("ih02.b.example", Role::Ih, vec![]),
+        ]);
+        assert_eq!(far_end(&to("IH01", "192.0.2.99"), &sources), Some(1));
+        assert_eq!(far_end(&to("192.0.2.7", "192.0.2.7"), &sources), Some(1));
+        assert_eq!(
+            far_end(&to("ih02.a.example", "192.0.2.8"), &sources),
+            Some(2)
+        );
+        assert_eq!(
+            far_end(&to("ih02", "192.0.2.8"), &sources),
+            None,
+            "ambiguous"
+        );
+        assert_eq!(far_end(&to("ih09", "127.0.0.1"), &sources), None);
+    }
+
+    #[test]
+    fn the_far_ends_own_check_is_joined_to_the_near_ends_block() {
+        let refused = |host: &str| result(Role::Mgmt, "ih", host, 8472, Verdict::Refused);
+        let v = view(vec![
+            run("mgmt01", Role::Mgmt, vec![refused("ih01"), refused("ih02")]),
+            listening(run("ih01", Role::Ih, vec![]), 8472, true),
+            listening(run("ih02", Role::Ih, vec![]), 8472, false),
+        ]);
+        assert_eq!(kinds(&v), [Kind::ListensButBlocked, Kind::NotListening]);
+        assert!(v.findings[0]
+            .detail
+            .starts_with("ih01 listens on 8472 (its own check), but mgmt01 gets a reset"));
+        assert!(v.findings[1]
+            .detail
+            .starts_with("nothing listens on ih02:8472 (its own check): the service"));
+    }
 
     #[test]
     fn host_names_match_by_first_label_but_addresses_do_not() {

@@ -115,3 +115,39 @@ impl Evidence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::profile::Role;
+    use crate::deployment::testkit::{result, run, view};
+
+    #[test]
+    fn the_same_text_from_every_source_is_said_once() {
+        let r = |src: Role, reason: &str| {
+            let mut r = result(src, "mgmt", "mgmt01", 8471, Verdict::Filtered);
+            reason.clone_into(&mut r.reason);
+            r.hint = Some("open 8471".into());
+            r
+        };
+        let v = view(vec![
+            run("ih01", Role::Ih, vec![r(Role::Ih, "no answer within 5 s")]),
+            run("ih02", Role::Ih, vec![r(Role::Ih, "no answer within 5 s")]),
+            run(
+                "cas01",
+                Role::Cas,
+                vec![r(Role::Cas, "no answer within 2 s")],
+            ),
+        ]);
+        let e = Evidence::of(&v.problems[0], &v);
+        assert_eq!(e.sources, ["ih01", "ih02", "cas01"]);
+        assert_eq!(e.reasons.len(), 2);
+        assert_eq!(
+            e.reasons[0].from.as_deref(),
+            Some(&["ih01".to_string(), "ih02".to_string()][..])
+        );
+        assert_eq!(e.hints.len(), 1);
+        assert_eq!(e.hints[0].from, None, "every source said it");
+        assert_eq!(e.target, "mgmt01:8471");
+    }
+}

@@ -222,6 +222,18 @@ mod tests {
     }
 
     #[test]
+    fn a_file_over_64_mib_is_refused_without_reading_it_all() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("huge.json");
+        // Sparse: no disk space used.
+        File::create(&p)
+            .and_then(|f| f.set_len(MAX_FILE_BYTES + 1))
+            .expect("sparse file");
+        let e = read(&p).expect_err("too big");
+        assert!(e.0.contains("huge.json: larger than 64 MiB"), "{e}");
+    }
+
+    #[test]
     fn windows_encodings_read() {
         let dir = tempfile::tempdir().expect("tmp");
         let mut bom = vec![0xef, 0xbb, 0xbf];

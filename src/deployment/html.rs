@@ -491,6 +491,29 @@ pub fn render(view: &View, out: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::h;
+    use crate::config::profile::Role;
+    use crate::deployment::testkit::{result, run, view};
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn hostile_report_text_stays_text_and_every_cell_links_to_its_evidence() {
+        let mut r = result(Role::Ih, "mgmt", "mgmt01", 8471, Verdict::Refused);
+        r.reason = "<script>alert(1)</script>".into();
+        r.greeting = Some("* OK <img src=x onerror=alert(1)>".into());
+        let v = view(vec![run("ih01\"><b>", Role::Ih, vec![r])]);
+        let mut out = Vec::new();
+        super::render(&v, &mut out).expect("renders");
+        let page = String::from_utf8(out).expect("utf-8");
+        for bad in ["<script", "<img", "<b>"] {
+            assert!(!page.contains(bad), "{bad}");
+        }
+        assert!(
+            page.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "as text"
+        );
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("href=\"#c0-0\"") && page.contains("id=\"c0-0\""));
+    }
 
     #[test]
     fn text_is_escaped_and_controls_shown() {

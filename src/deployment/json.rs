@@ -342,3 +342,36 @@ pub fn render(view: &View, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
     writeln!(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::profile::Role;
+    use crate::deployment::testkit::{result, run, view, with_leaf};
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn cells_carry_their_results_and_the_summary_counts_verdicts() {
+        let v = view(vec![run(
+            "ih01",
+            Role::Ih,
+            vec![
+                with_leaf(
+                    result(Role::Ih, "mgmt", "mgmt01", 8471, Verdict::Ok),
+                    "a",
+                    "CN=x",
+                ),
+                result(Role::Ih, "any", "", 143, Verdict::Skipped),
+            ],
+        )]);
+        let mut out = Vec::new();
+        super::render(&v, &mut out).expect("renders");
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(doc["schema"], super::SCHEMA);
+        assert_eq!(doc["rows"][0]["cells"][0]["source"], "ih01");
+        let cert = &doc["rows"][0]["cells"][0]["results"][0]["certificate"];
+        assert_eq!(cert["sha1"], format!("{:0>40}", "a"));
+        assert_eq!(doc["summary"]["verdicts"]["skipped"], 1);
+        assert_eq!(doc["sources"][0]["skipped"][0], "any:143");
+        assert_eq!(doc["exit_code"], 0);
+    }
+}

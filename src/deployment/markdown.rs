@@ -179,3 +179,26 @@ pub fn render(view: &View, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out, "\n{}", cell(&summary_line(view), 400))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::profile::Role;
+    use crate::deployment::testkit::{result, run, view};
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn pipes_and_markup_in_reports_do_not_break_the_table() {
+        let mut r = result(Role::Ih, "mgmt", "mgmt01", 8471, Verdict::Refused);
+        r.reason = "a | b `c` <img>".into();
+        let v = view(vec![run("ih|01", Role::Ih, vec![r])]);
+        let mut out = Vec::new();
+        super::render(&v, &mut out).expect("renders");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.contains("| target | probe | ih\\|01 |"), "{text}");
+        assert!(text.contains("a \\| b 'c' &lt;img>"), "{text}");
+        assert!(
+            text.contains("| mgmt01:8471 | tls | **refused** |"),
+            "{text}"
+        );
+    }
+}

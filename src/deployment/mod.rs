@@ -13,6 +13,8 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod table;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod view;
 
 use std::io::{self, Write};

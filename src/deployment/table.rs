@@ -353,6 +353,49 @@ pub fn render(view: &View, color: bool, width: Option<u16>, out: &mut dyn Write)
 #[cfg(test)]
 mod tests {
     use super::blocks;
+    use crate::config::profile::Role;
+    use crate::deployment::testkit::{result, run, view};
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn a_wide_matrix_is_printed_in_blocks_of_sources() {
+        let runs = (1..=6)
+            .map(|i| {
+                run(
+                    &format!("ih{i:02}.example.net"),
+                    Role::Ih,
+                    vec![result(Role::Ih, "mgmt", "mgmt01", 8471, Verdict::Ok)],
+                )
+            })
+            .collect();
+        let v = view(runs);
+        let mut out = Vec::new();
+        super::render(&v, false, Some(60), &mut out).expect("renders");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.contains("Sources 1–"), "{text}");
+        assert!(text.contains(" of 6"), "{text}");
+        assert!(
+            text.lines()
+                .all(|l| l.chars().count() <= 60 || !l.contains("mgmt01:8471")),
+            "{text}"
+        );
+        assert!(
+            text.trim_end()
+                .ends_with("6 hosts reported; 6 results: 6 ok; exit 0"),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        super::render(&v, false, None, &mut out).expect("renders");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            !text.contains("Sources 1–"),
+            "one table when the width is unknown"
+        );
+        assert!(
+            text.contains("ih01  ") && text.contains("ih06"),
+            "short heads: {text}"
+        );
+    }
 
     #[test]
     fn the_matrix_wraps_into_blocks_that_fit() {

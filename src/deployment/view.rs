@@ -498,6 +498,104 @@ pub fn problems(rows: &[Row], sources: &[Source]) -> Vec<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deployment::testkit::{result, run, view};
+
+    #[test]
+    fn one_row_per_endpoint_one_column_per_source_no_skipped_rows() {
+        let v = view(vec![
+            run(
+                "ih01",
+                Role::Ih,
+                vec![
+                    result(Role::Ih, "mgmt", "mgmt01", 8471, Verdict::Ok),
+                    result(Role::Ih, "any", "", 143, Verdict::Skipped),
+                ],
+            ),
+            run(
+                "cas01",
+                Role::Cas,
+                vec![result(Role::Cas, "mgmt", "MGMT01", 8471, Verdict::Filtered)],
+            ),
+        ]);
+        let heads: Vec<&str> = v.sources.iter().map(|s| s.short.as_str()).collect();
+        assert_eq!(heads, ["ih01", "cas01"], "sorted by role: ih before cas");
+        assert_eq!(v.rows.len(), 1, "host names compare case-insensitively");
+        let cells: Vec<Option<Verdict>> = v.rows[0]
+            .cells
+            .iter()
+            .map(|c| c.as_ref().map(|c| c.verdict))
+            .collect();
+        assert_eq!(cells, [Some(Verdict::Ok), Some(Verdict::Filtered)]);
+        assert_eq!(v.skipped(0), ["any:143"]);
+        assert_eq!(v.summary().results, 3);
+    }
+
+    #[test]
+    fn a_cell_shows_the_worst_address_and_how_many_agree() {
+        let mut second = result(Role::Mgmt, "ih", "ih01", 8472, Verdict::Refused);
+        second.address = Some("10.0.0.99:8472".into());
+        let v = view(vec![run(
+            "mgmt01",
+            Role::Mgmt,
+            vec![result(Role::Mgmt, "ih", "ih01", 8472, Verdict::Ok), second],
+        )]);
+        let cell = v.rows[0].cells[0].as_ref().expect("cell");
+        assert_eq!(cell.verdict, Verdict::Refused);
+        assert_eq!(cell.spread().as_deref(), Some("1 of 2 addresses"));
+    }
+
+    #[test]
+    fn one_problem_names_every_source_and_failures_come_first() {
+        let mut optional = result(Role::Cas, "mgmt", "mgmt01", 8470, Verdict::Refused);
+        optional.required = false;
+        optional.severity = Severity::Warn;
+        let v = view(vec![
+            run(
+                "ih01",
+                Role::Ih,
+                vec![result(Role::Ih, "mgmt", "mgmt01", 8471, Verdict::Filtered)],
+            ),
+            run(
+                "cas01",
+                Role::Cas,
+                vec![
+                    optional,
+                    result(Role::Cas, "mgmt", "mgmt01", 8471, Verdict::Filtered),
+                ],
+            ),
+        ]);
+        assert_eq!(v.problems.len(), 2);
+        assert_eq!(v.problems[0].severity, Severity::Fail);
+        assert_eq!(v.problems[0].sources(), [0, 1]);
+        assert_eq!(v.problems[1].severity, Severity::Warn);
+    }
+
+    #[test]
+    fn runs_of_one_host_with_other_roles_are_one_source() {
+        let v = view(vec![
+            run("mgmt01", Role::Mgmt, vec![]),
+            run("MGMT01", Role::Cas, vec![]),
+        ]);
+        assert_eq!(v.sources.len(), 1);
+        assert_eq!(v.sources[0].roles, [Role::Mgmt, Role::Cas]);
+        assert_eq!(v.sources[0].files.len(), 2);
+    }
+
+    #[test]
+    fn the_exit_code_counts_failures_and_with_strict_warnings() {
+        let mut warn = result(Role::Ih, "mgmt", "mgmt01", 8470, Verdict::Refused);
+        warn.severity = Severity::Warn;
+        let mut v = view(vec![run("ih01", Role::Ih, vec![warn])]);
+        assert_eq!(v.exit(), Exit::Ok);
+        v.strict = true;
+        assert_eq!(v.exit(), Exit::Failed);
+        let v = view(vec![run(
+            "ih01",
+            Role::Ih,
+            vec![result(Role::Ih, "mgmt", "mgmt01", 8471, Verdict::Refused)],
+        )]);
+        assert_eq!(v.exit(), Exit::Failed);
+    }
 
     #[test]
     fn short_heads_unless_they_clash() {
