@@ -191,6 +191,19 @@ mod tests {
     }
 
     #[test]
+    fn the_fields_of_the_site_file_change_are_read_when_present() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let text = MINIMAL.replace(
+            "\"role\":\"ih\",",
+            "\"role\":\"mgmt\",\"roles\":[\"mgmt\",\"cas\"],\"os_hostname\":\"WIN-7Q2\",\"addresses\":[\"198.18.0.2\",\"fd00::1\",\"bogus\"],",
+        );
+        let run = read(&write(dir.path(), "m.json", text.as_bytes())).expect("reads");
+        assert_eq!(run.roles, [Role::Mgmt, Role::Cas]);
+        assert_eq!(run.os_hostname.as_deref(), Some("WIN-7Q2"));
+        assert_eq!(run.addresses.len(), 2, "an unparsable address is dropped");
+    }
+
+    #[test]
     fn errors_name_the_file_and_say_what_it_is() {
         let dir = tempfile::tempdir().expect("tmp");
         for (name, text, needle) in [
