@@ -115,20 +115,47 @@ pub fn cert_differs(rows: &[Row], sources: &[Source]) -> Vec<MergeFinding> {
             format!("from {}", and_list(&suspects))
         };
         let endpoint = row.endpoint();
+        // Every certificate seen verified against the public roots: no inspecting device
+        // re-signs with a publicly trusted CA, so this is a CDN or load balancer with
+        // several certificates (as public services have) — worth knowing, not a failure.
+        let all_public = row.cells.iter().enumerate().all(|(si, c)| {
+            c.iter()
+                .flat_map(|c| &c.results)
+                .map(|&i| &sources[si].results[i])
+                .filter(|r| r.leaf.is_some())
+                .all(|r| r.trusted_public)
+        });
+        let (severity, detail, hint) = if all_public {
+            (
+                Severity::Warn,
+                format!(
+                    "{endpoint} presents different certificates to different sources, each publicly trusted: likely a load balancer or CDN with several certificates"
+                ),
+                format!(
+                    "nothing to do unless {endpoint} is pinned: then pin every certificate it presents"
+                ),
+            )
+        } else {
+            (
+                Severity::Fail,
+                format!(
+                    "{endpoint} presents different certificates to different sources: likely a TLS-inspecting middlebox on the way {from}, or a load balancer with two certificates"
+                ),
+                format!(
+                    "compare the thumbprints with the certificate installed on {}; exclude {endpoint} from TLS inspection on the way {from}, or give every node behind it the same certificate",
+                    row.host
+                ),
+            )
+        };
         out.push(MergeFinding {
             kind: Kind::CertDiffers,
-            severity: Severity::Fail,
+            severity,
             row: Some(ri),
             target: Some(endpoint.clone()),
             sources: per.iter().map(|p| sources[p.0].host.clone()).collect(),
-            detail: format!(
-                "{endpoint} presents different certificates to different sources: likely a TLS-inspecting middlebox on the way {from}, or a load balancer with two certificates"
-            ),
+            detail,
             evidence,
-            hint: Some(format!(
-                "compare the thumbprints with the certificate installed on {}; exclude {endpoint} from TLS inspection on the way {from}, or give every node behind it the same certificate",
-                row.host
-            )),
+            hint: Some(hint),
             certificates,
         });
     }
@@ -439,6 +466,33 @@ mod tests {
             f.evidence[1].starts_with(&format!("cas01 saw thumbprint {}", "0".repeat(39) + "B"))
         );
         assert_eq!(v.exit(), crate::exit::Exit::Failed, "counts as a problem");
+    }
+
+    #[test]
+    fn publicly_trusted_certificates_that_differ_are_a_warning() {
+        let ok = |src: Role, tag: &str| {
+            let mut r = with_leaf(
+                result(
+                    src,
+                    "my.mailstore.com",
+                    "my.mailstore.com",
+                    443,
+                    Verdict::Ok,
+                ),
+                tag,
+                "CN=R11,O=Let's Encrypt",
+            );
+            r.trusted_public = true;
+            r
+        };
+        let v = view(vec![
+            run("mgmt01", Role::Mgmt, vec![ok(Role::Mgmt, "a")]),
+            run("mgmt02", Role::Mgmt, vec![ok(Role::Mgmt, "b")]),
+        ]);
+        assert_eq!(kinds(&v), [Kind::CertDiffers]);
+        assert_eq!(v.findings[0].severity, Severity::Warn);
+        assert!(v.findings[0].detail.contains("load balancer or CDN"));
+        assert_eq!(v.exit(), crate::exit::Exit::Ok);
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct PathResult {
     pub findings: Vec<Finding>,
     /// The leaf certificate, when TLS got that far.
     pub leaf: Option<Leaf>,
+    /// The chain verified against the public (Mozilla) roots.
+    pub trusted_public: bool,
     pub via_proxy: Option<String>,
     /// The first line the server sent (IMAP, POP3), raw.
     pub greeting: Option<String>,
@@ -180,6 +182,8 @@ struct RawFinding {
 
 #[derive(Deserialize)]
 struct RawTls {
+    #[serde(default)]
+    trusted_public: bool,
     #[serde(default)]
     chain: Vec<RawCert>,
 }
@@ -326,6 +330,7 @@ fn convert(file: String, raw: RawRun) -> Result<Run, UsageError> {
             Some(s) => parse_severity(s).ok_or_else(|| bad("severity", s))?,
             None => derived_severity(verdict, r.required),
         };
+        let trusted_public = r.tls.as_ref().is_some_and(|t| t.trusted_public);
         let leaf = r
             .tls
             .and_then(|t| t.chain.into_iter().next())
@@ -358,6 +363,7 @@ fn convert(file: String, raw: RawRun) -> Result<Run, UsageError> {
                 })
                 .collect(),
             leaf,
+            trusted_public,
             via_proxy: clip_opt(r.via_proxy),
             greeting: clip_opt(r.greeting),
             total_ms: r.timings_ms.map_or(0, |t| t.total),

@@ -117,7 +117,11 @@ pub fn run(args: &ReportArgs, style: Style, out: &mut dyn Write) -> Result<Exit,
     let site = args
         .site
         .as_deref()
-        .map(|p| Site::load(p).map_err(|e| UsageError::new(format!("--site {e}"))))
+        .map(|p| {
+            Site::load(p).map_err(|e| {
+                UsageError::new(format!("--site {}", crate::sanitize::printable(&e, 400)))
+            })
+        })
         .transpose()?;
     let profiles = crate::config::load_profiles(None)?;
     let site_input = site.as_ref().map(|s| SiteInput {

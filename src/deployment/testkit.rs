@@ -30,6 +30,7 @@ pub fn result(source: Role, target: &str, host: &str, port: u16, verdict: Verdic
         hint: None,
         findings: Vec::new(),
         leaf: None,
+        trusted_public: false,
         via_proxy: None,
         greeting: None,
         total_ms: 5,
