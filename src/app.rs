@@ -366,3 +366,26 @@ pub async fn listen(
         Err(e) => Err(RunError::Internal(e.to_string())),
     }
 }
+
+/// `mssp-check report FILE|DIR …`: the reports of many hosts merged into one view.
+///
+/// # Errors
+/// A file that is not a report, a malformed site file (exit 2); write errors.
+pub fn report(args: &crate::cli::ReportArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
+    use crate::cli::DeploymentFormat;
+    use crate::deployment::Style as D;
+    let style = match args.format {
+        DeploymentFormat::Table => match table_style(args.color) {
+            Style::Table { color, width } => D::Table { color, width },
+            _ => D::Table {
+                color: false,
+                width: None,
+            },
+        },
+        DeploymentFormat::Markdown => D::Markdown,
+        DeploymentFormat::Json => D::Json,
+        DeploymentFormat::Junit => D::Junit,
+        DeploymentFormat::Html => D::Html,
+    };
+    crate::deployment::run(args, style, out)
+}

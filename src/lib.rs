@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod deployment;
 pub mod e2e;
 pub mod error;
 pub mod exit;

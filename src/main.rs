@@ -47,6 +47,7 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
             app::listen(&args, cancel).await
         }),
         Some(Command::Demo(args)) => runtime()?.block_on(demo::run(&args, &mut out)),
+        Some(Command::Report(args)) => app::report(&args, &mut out),
         None => check(&cli.check, &mut out),
     }
 }

@@ -9,6 +9,7 @@ mod intercept;
 mod probes;
 mod profiles;
 mod protocols;
+mod report_merge;
 mod responder;
 mod servers;
 mod snapshots;

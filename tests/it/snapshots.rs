@@ -262,6 +262,7 @@ fn help_texts() {
         ("help_profiles", &["profiles", "--help"][..]),
         ("help_firewall", &["firewall", "--help"][..]),
         ("help_listen", &["listen", "--help"][..]),
+        ("help_report", &["report", "--help"][..]),
     ] {
         insta::assert_snapshot!(name, help(args));
     }
