@@ -4,6 +4,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod cli;
+mod examples;
 mod fixtures;
 mod intercept;
 mod probes;
