@@ -307,6 +307,106 @@ fn the_ansible_playbook_passes_the_syntax_check() {
     );
 }
 
+/// The playbook's merge on the controller, run for real over the loopback reports of the merge
+/// tests (`tests/it/report_merge.rs`): the controller is this machine (`ansible_connection=local`),
+/// the plays that copy and run on the hosts are skipped (`--start-at-task`), since no host is
+/// reachable from a test.
+#[cfg(unix)]
+#[test]
+fn the_playbooks_merge_writes_junit_and_html_on_the_controller() {
+    const TEST: &str = "the_playbooks_merge_writes_junit_and_html_on_the_controller";
+    let Some(ansible) = which("ansible-playbook") else {
+        crate::skip_or_fail(TEST, "ansible-playbook is not installed (Debian: ansible)");
+        return;
+    };
+    let sc = crate::report_merge::scenario();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let files = tmp.path().join("files");
+    std::fs::create_dir_all(files.join("linux")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_mssp-check"),
+        files.join("linux/mssp-check"),
+    )
+    .expect("symlink");
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(out.join("hosts")).expect("mkdir");
+    for entry in std::fs::read_dir(&sc.reports).expect("reports") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name");
+        std::fs::copy(&path, out.join("hosts").join(name)).expect("copy");
+    }
+    let inventory = tmp.path().join("inventory.ini");
+    std::fs::write(
+        &inventory,
+        "[mssp_windows]\n[mssp_linux]\nlocalhost ansible_connection=local \
+         ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n\
+         [mssp:children]\nmssp_windows\nmssp_linux\n",
+    )
+    .expect("inventory");
+    let play = |fail_on_problems: bool| {
+        let out = Command::new(&ansible)
+            .current_dir(root())
+            .arg("-i")
+            .arg(&inventory)
+            .args([
+                "--start-at-task",
+                "Merge - the matrix and the problems",
+                "examples/ansible/mssp-check.yml",
+            ])
+            .arg("-e")
+            .arg(format!("mssp_check_files={}", files.display()))
+            .arg("-e")
+            .arg(format!("mssp_check_site={}", sc.site.display()))
+            .arg("-e")
+            .arg(format!("mssp_check_out={}", out.display()))
+            .arg("-e")
+            .arg(format!("mssp_check_fail_on_problems={fail_on_problems}"))
+            .env("ANSIBLE_LOCAL_TEMP", tmp.path().join("ansible-local"))
+            .env("ANSIBLE_REMOTE_TEMP", tmp.path().join("ansible-remote"))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .output()
+            .expect("ansible-playbook runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+
+    // The merge exits 1 (cert-differs and more in the scenario): a result, the play succeeds.
+    let (code, text) = play(false);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("cert-differs"),
+        "the matrix in the log: {text}"
+    );
+    let junit = std::fs::read_to_string(out.join("deployment.xml")).expect("deployment.xml");
+    for suite in ["mgmt01", "ih01", "cas01", "deployment"] {
+        assert!(
+            junit.contains(&format!("<testsuite name=\"{suite}\"")),
+            "{suite}: {junit}"
+        );
+    }
+    assert!(junit.contains("<failure type=\"cert-differs\""), "{junit}");
+    let html = std::fs::read_to_string(out.join("deployment.html")).expect("deployment.html");
+    assert!(
+        html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("cert-differs") && html.contains("ih03"),
+        "{html}"
+    );
+
+    // For CI: the same merge fails the play, after writing the files.
+    std::fs::remove_file(out.join("deployment.html")).expect("rm");
+    let (code, text) = play(true);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("the merge exited 1"), "{text}");
+    assert!(out.join("deployment.html").is_file());
+}
+
 // ---------------------------------------------------------------------------------------------
 // CI files
 

@@ -21,9 +21,9 @@ use crate::fixtures::{self, Answer, Serve};
 use crate::profiles::assert_schema;
 use crate::{bin, check};
 
-struct Scenario {
-    reports: PathBuf,
-    site: PathBuf,
+pub(crate) struct Scenario {
+    pub(crate) reports: PathBuf,
+    pub(crate) site: PathBuf,
     ports: Ports,
 }
 
@@ -198,7 +198,7 @@ async fn build() -> Scenario {
 }
 
 /// The scenario, made once for every test here (its own runtime: the reports outlive it).
-fn scenario() -> &'static Scenario {
+pub(crate) fn scenario() -> &'static Scenario {
     static S: OnceLock<Scenario> = OnceLock::new();
     S.get_or_init(|| {
         std::thread::spawn(|| {
