@@ -144,8 +144,8 @@ $results = foreach ($computer in $ComputerName) {
             param([string] $Dir)
             New-Item -ItemType Directory -Force -Path $Dir | Out-Null
         } -ArgumentList $RemoteDir
-        Copy-Item -LiteralPath $MsspCheck -Destination (Join-Path $RemoteDir 'mssp-check.exe') -ToSession $session
-        Copy-Item -LiteralPath $SiteFile -Destination (Join-Path $RemoteDir 'site.toml') -ToSession $session
+        Copy-Item -LiteralPath $MsspCheck -Destination "$RemoteDir\mssp-check.exe" -ToSession $session
+        Copy-Item -LiteralPath $SiteFile -Destination "$RemoteDir\site.toml" -ToSession $session
 
         Write-Verbose "${computer}: running the checks"
         $run = Invoke-Command -Session $session -ScriptBlock $onHost -ArgumentList $RemoteDir
@@ -154,7 +154,7 @@ $results = foreach ($computer in $ComputerName) {
         if ($run.ExitCode -eq 0 -or $run.ExitCode -eq 1) {
             # A file name that is safe on Windows even for an IPv6 address.
             $local = Join-Path $hostDir (($computer -replace '[^A-Za-z0-9._-]', '_') + '.json')
-            Copy-Item -FromSession $session -LiteralPath (Join-Path $RemoteDir 'report.json') -Destination $local
+            Copy-Item -FromSession $session -LiteralPath "$RemoteDir\report.json" -Destination $local
             $result.Report = $local
         } else {
             Write-Warning "${computer}: mssp-check exited $($run.ExitCode): $($run.Message)"
@@ -174,15 +174,16 @@ $results
 & $MsspCheck report $hostDir --site $SiteFile
 $mergeExit = $LASTEXITCODE
 $previousEncoding = [Console]::OutputEncoding
+$utf8 = New-Object System.Text.UTF8Encoding $false
 try {
-    [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false
-    $utf8 = New-Object System.Text.UTF8Encoding $false
+    # Some hosts (no console) refuse the change; the files are then only as good as the code page.
+    try { [Console]::OutputEncoding = $utf8 } catch { Write-Warning "console encoding stays $($previousEncoding.WebName): $($_.Exception.Message)" }
     $html = & $MsspCheck report $hostDir --site $SiteFile --format html
     [System.IO.File]::WriteAllText((Join-Path (Resolve-Path -LiteralPath $OutDir).ProviderPath 'deployment.html'), (($html -join "`n") + "`n"), $utf8)
     $junit = & $MsspCheck report $hostDir --site $SiteFile --format junit
     [System.IO.File]::WriteAllText((Join-Path (Resolve-Path -LiteralPath $OutDir).ProviderPath 'deployment.xml'), (($junit -join "`n") + "`n"), $utf8)
 } finally {
-    [Console]::OutputEncoding = $previousEncoding
+    try { [Console]::OutputEncoding = $previousEncoding } catch { Write-Verbose $_.Exception.Message }
 }
 Write-Host "Reports: $hostDir; merged: $(Join-Path $OutDir 'deployment.html'), $(Join-Path $OutDir 'deployment.xml')"
 exit $mergeExit
