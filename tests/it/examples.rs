@@ -310,7 +310,8 @@ fn the_ansible_playbook_passes_the_syntax_check() {
 /// The playbook's merge on the controller, run for real over the loopback reports of the merge
 /// tests (`tests/it/report_merge.rs`): the controller is this machine (`ansible_connection=local`),
 /// the plays that copy and run on the hosts are skipped (`--start-at-task`), since no host is
-/// reachable from a test.
+/// reachable from a test. Unix only: the controller's binary is a symbolic link, and Ansible
+/// has no Windows controller.
 #[cfg(unix)]
 #[test]
 fn the_playbooks_merge_writes_junit_and_html_on_the_controller() {
@@ -426,11 +427,10 @@ fn yaml(rel: &str) -> Option<Value> {
         if out.status.success() {
             return Some(serde_json::from_slice(&out.stdout).expect("PyYAML wrote JSON"));
         }
+        // PyYAML's errors (yaml.scanner.ScannerError, yaml.parser.ParserError…) say the file
+        // is broken; anything else (no PyYAML in this python3) sends us to the next one.
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("No module named 'yaml'"),
-            "{rel} is not valid YAML: {err}"
-        );
+        assert!(!err.contains("yaml."), "{rel} is not valid YAML: {err}");
     }
     None
 }
