@@ -12,6 +12,7 @@ mod protocols;
 mod responder;
 mod servers;
 mod snapshots;
+mod stop;
 mod tls_edges;
 
 use mssp_check::report::Report;
