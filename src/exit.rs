@@ -11,6 +11,11 @@ pub enum Exit {
     Usage = 2,
     /// The tool itself failed.
     Internal = 3,
+    /// Stopped by an interrupt (Ctrl-C, SIGINT, Ctrl-Break): 128 + SIGINT, as shells report it.
+    Interrupted = 130,
+    /// Stopped by SIGTERM (what `timeout`, systemd and CI runners send) or by closing the
+    /// Windows console: 128 + SIGTERM.
+    Terminated = 143,
 }
 
 impl Exit {

@@ -23,4 +23,5 @@ pub mod report;
 pub mod responder;
 pub mod runner;
 pub mod sanitize;
+pub mod stop;
 pub mod verdict;

@@ -7,8 +7,8 @@ use clap::Parser;
 use mssp_check::cli::{Cli, Command};
 use mssp_check::error::RunError;
 use mssp_check::exit::Exit;
+use mssp_check::stop::{Stop, Why};
 use mssp_check::{app, config, demo};
-use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -41,12 +41,12 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
     match cli.command {
         Some(Command::Profiles(args)) => app::profiles(&args, &mut out),
         Some(Command::Check(args)) => check(&args, &mut out),
-        Some(Command::Firewall(args)) => runtime()?.block_on(app::firewall(&args, &mut out)),
-        Some(Command::Listen(args)) => runtime()?.block_on(async {
-            let cancel = ctrl_c();
-            app::listen(&args, cancel).await
+        Some(Command::Firewall(args)) => block_on(app::firewall(&args, &mut out)),
+        Some(Command::Listen(args)) => block_on(async {
+            let stop = signals();
+            app::listen(&args, stop.token().clone()).await
         }),
-        Some(Command::Demo(args)) => runtime()?.block_on(demo::run(&args, &mut out)),
+        Some(Command::Demo(args)) => block_on(demo::run(&args, &mut out)),
         Some(Command::Report(args)) => app::report(&args, &mut out),
         None => check(&cli.check, &mut out),
     }
@@ -54,23 +54,71 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
 
 fn check(args: &mssp_check::cli::CheckArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
     let cfg = config::validate_check(args)?;
-    runtime()?.block_on(async {
-        let cancel = ctrl_c();
-        app::check(&cfg, out, cancel).await
+    block_on(async {
+        let stop = signals();
+        app::check(&cfg, out, &stop).await
     })
 }
 
-/// A token that Ctrl-C cancels (call inside the runtime).
-fn ctrl_c() -> CancellationToken {
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
+/// What stops a run: Ctrl-C (and Ctrl-Break) as an interrupt, SIGTERM (and closing the
+/// Windows console) as a termination. Call inside the runtime.
+fn signals() -> Stop {
+    let stop = Stop::new();
+    let on = |why: Why, stop: Stop| {
+        eprintln!("mssp-check: {}; reporting what finished", why.label());
+        stop.stop(why);
+    };
+    let s = stop.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("mssp-check: interrupted; finishing");
-            on_ctrl_c.cancel();
+            on(Why::Interrupt, s);
         }
     });
-    cancel
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            let s = stop.clone();
+            tokio::spawn(async move {
+                if term.recv().await.is_some() {
+                    on(Why::Terminate, s);
+                }
+            });
+        }
+    }
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_close};
+        if let Ok(mut brk) = ctrl_break() {
+            let s = stop.clone();
+            tokio::spawn(async move {
+                if brk.recv().await.is_some() {
+                    on(Why::Interrupt, s);
+                }
+            });
+        }
+        if let Ok(mut close) = ctrl_close() {
+            let s = stop.clone();
+            tokio::spawn(async move {
+                if close.recv().await.is_some() {
+                    on(Why::Terminate, s);
+                }
+            });
+        }
+    }
+    stop
+}
+
+/// Runs `f` on a new runtime and leaves without waiting for blocking threads: a lookup by
+/// the OS resolver (`getaddrinfo`) that outlived its timeout must not hold the process after
+/// the report is out.
+fn block_on<F: std::future::Future<Output = Result<Exit, RunError>>>(
+    f: F,
+) -> Result<Exit, RunError> {
+    let rt = runtime()?;
+    let out = rt.block_on(f);
+    rt.shutdown_background();
+    out
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, RunError> {

@@ -101,7 +101,12 @@ fn look(c: &Cell) -> (&'static str, &'static str) {
         Verdict::Ok => "v-ok",
         Verdict::Refused | Verdict::Filtered | Verdict::Unreachable => "v-block",
         Verdict::Intercepted => "v-icpt",
-        Verdict::Dns | Verdict::TlsFailed | Verdict::NoService | Verdict::ProtocolError => "v-svc",
+        Verdict::Dns
+        | Verdict::TlsFailed
+        | Verdict::NoService
+        | Verdict::ProtocolError
+        | Verdict::Cancelled
+        | Verdict::InternalError => "v-svc",
         Verdict::Skipped => "none",
     };
     let mark = match c.severity {
@@ -109,6 +114,7 @@ fn look(c: &Cell) -> (&'static str, &'static str) {
         Severity::Warn => "!",
         Severity::Fail => "✗",
         Severity::Skip => "–",
+        Severity::Cancelled => "?",
     };
     (class, mark)
 }
@@ -358,6 +364,7 @@ fn result_dl(r: &PathResult, doc: &mut String) {
         Severity::Warn => "warning",
         Severity::Fail => "failure",
         Severity::Skip => "skipped",
+        Severity::Cancelled => "cancelled",
     };
     item("verdict", format!("{} ({severity})", r.verdict.label()));
     item("reason", h(&r.reason, 600));

@@ -202,7 +202,8 @@ fn source<'a>(view: &'a View, si: usize, s: &'a Source) -> JsonSource<'a> {
         match r.severity {
             Severity::Pass => c.ok += 1,
             Severity::Warn => c.warned += 1,
-            Severity::Fail => c.failed += 1,
+            // A path its run never finished is not a pass.
+            Severity::Fail | Severity::Cancelled => c.failed += 1,
             Severity::Skip => c.skipped += 1,
         }
     }

@@ -48,6 +48,7 @@ fn body(severity: Severity, kind: &str, message: &str, detail: &str, strict: boo
             xml(detail)
         ),
         Severity::Skip => format!("<skipped message=\"{}\"/>", xml(message)),
+        Severity::Cancelled => format!("<error type=\"cancelled\" message=\"{}\"/>", xml(message)),
         Severity::Warn | Severity::Pass => format!("<system-out>{}</system-out>", xml(detail)),
     }
 }

@@ -184,7 +184,7 @@ impl View {
             match r.severity {
                 Severity::Pass => s.ok += 1,
                 Severity::Warn => s.warned += 1,
-                Severity::Fail => s.failed += 1,
+                Severity::Fail | Severity::Cancelled => s.failed += 1,
                 Severity::Skip => s.skipped += 1,
             }
         }
@@ -196,7 +196,7 @@ impl View {
             match f.severity {
                 Severity::Fail => s.findings_failed += 1,
                 Severity::Warn => s.findings_warned += 1,
-                Severity::Pass | Severity::Skip => {}
+                Severity::Pass | Severity::Skip | Severity::Cancelled => {}
             }
         }
         s
@@ -271,11 +271,12 @@ fn rank(r: &PathResult) -> (u8, u8) {
         Severity::Skip => 0,
         Severity::Pass => 1,
         Severity::Warn => 2,
-        Severity::Fail => 3,
+        Severity::Cancelled => 3,
+        Severity::Fail => 4,
     };
     let verdict = match r.verdict {
         Verdict::Skipped => 0,
-        Verdict::Ok => 1,
+        Verdict::Ok | Verdict::Cancelled => 1,
         Verdict::Dns => 2,
         Verdict::NoService => 3,
         Verdict::ProtocolError => 4,
@@ -284,6 +285,7 @@ fn rank(r: &PathResult) -> (u8, u8) {
         Verdict::Refused => 7,
         Verdict::Filtered => 8,
         Verdict::Intercepted => 9,
+        Verdict::InternalError => 10,
     };
     (severity, verdict)
 }

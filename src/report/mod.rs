@@ -21,6 +21,8 @@ pub struct Summary {
     pub failed: usize,
     pub warned: usize,
     pub skipped: usize,
+    /// Not finished: the run was stopped first.
+    pub cancelled: usize,
 }
 
 /// Facts about the run itself.
@@ -33,6 +35,8 @@ pub struct Meta {
     pub started_at: String,
     pub duration_ms: u64,
     pub strict: bool,
+    /// The run was stopped before every path finished, and by what.
+    pub stopped: Option<crate::stop::Why>,
     /// Things the user should know that are not about one path.
     pub notes: Vec<String>,
     /// The role's inbound ports on this machine.
@@ -84,6 +88,7 @@ impl Report {
                 Severity::Warn => s.warned += 1,
                 Severity::Fail => s.failed += 1,
                 Severity::Skip => s.skipped += 1,
+                Severity::Cancelled => s.cancelled += 1,
             }
         }
         Self {
@@ -96,6 +101,16 @@ impl Report {
     /// The exit code this report asks for.
     #[must_use]
     pub fn exit(&self) -> crate::exit::Exit {
+        if let Some(why) = self.meta.stopped {
+            return why.exit();
+        }
+        if self
+            .rows
+            .iter()
+            .any(|r| r.judgement.verdict == Verdict::InternalError)
+        {
+            return crate::exit::Exit::Internal;
+        }
         if self.summary.failed > 0 || (self.meta.strict && self.summary.warned > 0) {
             crate::exit::Exit::Failed
         } else {

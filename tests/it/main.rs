@@ -14,6 +14,7 @@ mod report_merge;
 mod responder;
 mod servers;
 mod snapshots;
+mod stop;
 mod tls_edges;
 
 use mssp_check::report::Report;

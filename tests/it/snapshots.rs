@@ -54,6 +54,9 @@ fn obs(id: &str, host: Option<&str>, port: u16, outcome: Outcome) -> Observation
         via_proxy: None,
         local_addr: None,
         e2e: None,
+        connect_tries: None,
+        tls_connections: 0,
+        stalls: 0,
         timings: Timings {
             dns: Some(ms(1)),
             connect: Some(ms(2)),
@@ -203,6 +206,7 @@ fn report() -> Report {
         started_at: "2026-11-29T10:00:00Z".into(),
         duration_ms: 812,
         strict: false,
+        stopped: None,
         notes: vec!["a note about the run".into()],
         inbound: Vec::new(),
     };

@@ -44,9 +44,29 @@ fn refused_by_proxy(status: Option<u16>, line: &str) -> C {
 #[test_case(licensing_via_proxy().connect(refused_by_proxy(None, "SSH-2.0-OpenSSH_9.2")), V::ProtocolError, S::Fail, &[], Some("something other than an HTTP proxy listens on http://proxy.lab:3128") ; "proxy not http")]
 #[test_case(licensing_via_proxy().connect(refused_by_proxy(Some(403), "HTTP/1.1 403 Forbidden")), V::Refused, S::Fail, &[], Some("does not let ih01 (ih) through to target.lab:443") ; "proxy other status")]
 #[test_case(internal().outcome(Outcome::Deadline { phase: Phase::Tls }), V::NoService, S::Fail, &[], Some("accepted the connection but answers too slowly") ; "deadline")]
-#[test_case(internal().outcome(Outcome::Cancelled), V::Skipped, S::Skip, &[], None ; "cancelled")]
+#[test_case(internal().outcome(Outcome::Cancelled), V::Cancelled, S::Cancelled, &[], None ; "cancelled")]
+#[test_case(internal().outcome(Outcome::Internal { detail: "boom".into() }), V::InternalError, S::Fail, &[], Some("a bug in mssp-check") ; "internal error")]
 #[test_case(on("multi-143-ih-any").outcome(Outcome::Skipped { flag: "--imap" }), V::Skipped, S::Skip, &[], None ; "skipped")]
 #[test_case(internal().local().tls(self_signed()), V::Ok, S::Pass, &[K::LocalTarget], None ; "local target")]
 fn row(case: Case, verdict: V, severity: S, kinds: &[K], hint: Option<&str>) {
     check(case, verdict, severity, kinds, hint);
+}
+
+/// The reason of a `filtered` verdict says what it rests on: the independent attempts, and
+/// the route's answer times when silence was called early.
+#[test]
+fn filtered_names_its_attempts() {
+    let reason = |case: Case| crate::verdict::classify(&case.obs, &case.ctx).reason;
+    assert_eq!(
+        reason(internal().connect(C::TimedOut)),
+        "no answer to TCP SYN within 5 s"
+    );
+    assert_eq!(
+        reason(internal().connect(C::TimedOut).tries(4, 5003, None)),
+        "no answer to TCP SYN (4 connection attempts within 5 s)"
+    );
+    assert_eq!(
+        reason(internal().connect(C::TimedOut).tries(5, 450, Some(2))),
+        "no answer to TCP SYN (5 connection attempts in 450 ms; hosts on the same network answer within 2 ms)"
+    );
 }
