@@ -80,7 +80,7 @@ pub async fn check_with_progress<C: Connector>(
 
     let judge = Context {
         role_label: cfg.role.label(),
-        hostname: hostname(),
+        hostname: cfg.site_name.clone().unwrap_or_else(hostname),
         timeout: cfg.timeout,
         pins: cfg.pins.clone(),
         signatures: cfg.signatures.clone(),
@@ -148,6 +148,9 @@ pub async fn check_with_progress<C: Connector>(
     let meta = Meta {
         version: env!("CARGO_PKG_VERSION"),
         role: cfg.role,
+        roles: cfg.roles(),
+        os_hostname: hostname(),
+        addresses: cfg.addresses.clone(),
         modes: cfg.modes.clone(),
         hostname: judge.hostname.clone(),
         started_at,
@@ -160,17 +163,18 @@ pub async fn check_with_progress<C: Connector>(
     Ok(Report::build(meta, judged.rows))
 }
 
-/// The inbound ports of the role, as the profiles name them: do they listen here? The
+/// The inbound ports of the roles, as the profiles name them: do they listen here? The
 /// connector asks this machine.
 async fn inbound(cfg: &RunConfig, here: &impl Connector) -> Vec<crate::probe::listening::Inbound> {
-    let Some(me) = cfg.role.as_target() else {
+    let mine: Vec<_> = cfg.roles().iter().filter_map(|r| r.as_target()).collect();
+    if mine.is_empty() {
         return Vec::new();
-    };
+    }
     let mut ports: Vec<u16> = cfg
         .profiles
         .all()
         .iter()
-        .filter(|p| p.target == me && cfg.modes.contains(&p.mode))
+        .filter(|p| mine.contains(&p.target) && cfg.modes.contains(&p.mode))
         .map(|p| p.port.saturating_add(cfg.port_offset))
         .collect();
     ports.sort_unstable();

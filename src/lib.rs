@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod deployment;
+pub mod discover;
 pub mod e2e;
 pub mod error;
 pub mod exit;

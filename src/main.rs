@@ -53,7 +53,14 @@ fn run(cli: Cli) -> Result<Exit, RunError> {
 }
 
 fn check(args: &mssp_check::cli::CheckArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
-    let cfg = config::validate_check(args)?;
+    // `--site` without `--role`: this machine finds itself in the site file first.
+    let cfg = match (&args.role, &args.site) {
+        (None, Some(site)) => {
+            let found = discover(site, args)?;
+            config::validate_check_found(args, &found)?
+        }
+        _ => config::validate_check(args)?,
+    };
     block_on(async {
         let stop = signals();
         app::check(&cfg, out, &stop).await
@@ -107,6 +114,37 @@ fn signals() -> Stop {
         }
     }
     stop
+}
+
+/// This machine's roles in the site file (names are looked up; nothing is probed).
+fn discover(
+    site: &std::path::Path,
+    args: &mssp_check::cli::CheckArgs,
+) -> Result<config::Found, RunError> {
+    let file = config::site::Site::load(site)
+        .map_err(|e| RunError::Usage(mssp_check::error::UsageError::new(format!("--site {e}"))))?;
+    let dns_server = args
+        .dns_server
+        .as_deref()
+        .or(file.options.dns_server.as_deref())
+        .map(config::parse_dns_server)
+        .transpose()
+        .map_err(|e| {
+            RunError::Usage(mssp_check::error::UsageError::new(format!(
+                "--dns-server {e}"
+            )))
+        })?;
+    let dns = mssp_check::probe::dns::Dns::new(dns_server, mssp_check::discover::timeout(&file));
+    let rt = runtime()?;
+    let found = rt.block_on(mssp_check::discover::find(
+        &file,
+        &site.display().to_string(),
+        &app::hostname(),
+        &dns,
+        &mssp_check::probe::connector::TcpConnector,
+    ));
+    rt.shutdown_background();
+    Ok(found?)
 }
 
 /// Runs `f` on a new runtime and leaves without waiting for blocking threads: a lookup by

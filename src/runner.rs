@@ -252,7 +252,7 @@ async fn one_path<C: Connector>(run: &Run<C>, p: &Planned) -> Vec<Observation> {
                 for job in jobs {
                     set.push(async move { probe_with_canary(run, job).await });
                 }
-                out.extend(futures_join_all(set).await);
+                out.extend(join_all(set).await);
             }
         }
         out
@@ -272,7 +272,7 @@ async fn one_path<C: Connector>(run: &Run<C>, p: &Planned) -> Vec<Observation> {
 }
 
 /// Awaits every future at once, keeping their order.
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+pub(crate) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> =
         std::iter::repeat_with(|| None).take(pinned.len()).collect();

@@ -75,7 +75,14 @@ pub fn flag_for(path: &PathSpec) -> &'static str {
 /// Everything a check run needs, validated.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// The first role checked (it names the run); [`RunConfig::roles`] has them all.
     pub role: Role,
+    /// More roles this machine holds (found in the site file): checked in the same run.
+    pub extra_roles: Vec<Role>,
+    /// This machine as the site file names it, when it was found there.
+    pub site_name: Option<String>,
+    /// This machine's own addresses that a site name resolved to.
+    pub addresses: Vec<IpAddr>,
     pub modes: Vec<Mode>,
     pub targets: Targets,
     pub profiles: Profiles,
@@ -112,12 +119,21 @@ impl std::fmt::Debug for Secret {
 }
 
 impl RunConfig {
+    /// Every role this run checks.
+    #[must_use]
+    pub fn roles(&self) -> Vec<Role> {
+        std::iter::once(self.role)
+            .chain(self.extra_roles.iter().copied())
+            .collect()
+    }
+
     /// The paths this run checks, in profile order.
     pub fn paths(&self) -> impl Iterator<Item = &PathSpec> {
+        let roles = self.roles();
         self.profiles
             .all()
             .iter()
-            .filter(|p| p.source == self.role && self.modes.contains(&p.mode))
+            .filter(move |p| roles.contains(&p.source) && self.modes.contains(&p.mode))
     }
 }
 
@@ -126,6 +142,42 @@ impl RunConfig {
 /// # Errors
 /// A [`UsageError`] naming the input and what was expected.
 pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
+    validate_check_as(cli, None)
+}
+
+/// The machine as found in the site file ([`crate::app::discover`]): its roles, its name
+/// there, and its own addresses that the name resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub roles: Vec<Role>,
+    pub name: String,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// Validates a check run for a machine found in the site file: every role it holds.
+///
+/// # Errors
+/// As [`validate_check`], for any of the roles.
+pub fn validate_check_found(cli: &CheckArgs, found: &Found) -> Result<RunConfig, UsageError> {
+    let mut cfg = validate_check_as(cli, found.roles.first().copied())?;
+    for &role in found.roles.iter().skip(1) {
+        let modes = validate_modes(role, &cfg.targets)?;
+        validate_offset(role, &modes, &cfg.profiles, cfg.port_offset)?;
+        for m in modes {
+            if !cfg.modes.contains(&m) {
+                cfg.modes.push(m);
+            }
+        }
+        if role != cfg.role && !cfg.extra_roles.contains(&role) {
+            cfg.extra_roles.push(role);
+        }
+    }
+    cfg.site_name = Some(found.name.clone());
+    cfg.addresses.clone_from(&found.addresses);
+    Ok(cfg)
+}
+
+fn validate_check_as(cli: &CheckArgs, found: Option<Role>) -> Result<RunConfig, UsageError> {
     let site = cli
         .site
         .as_ref()
@@ -133,11 +185,13 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         .transpose()?;
     let merged = site.as_ref().map(|s| s.fill(cli));
     let args = merged.as_ref().unwrap_or(cli);
-    let role = match args.role {
-        Some(r) => role_of(r),
-        None => {
+    let role = match (args.role, found) {
+        (Some(r), _) => role_of(r),
+        (None, Some(r)) => r,
+        (None, None) => {
             return Err(UsageError::new(
-                "--role is required; expected one of server, mgmt, ih, cas, adm, client \
+                "--role is required (or --site FILE, to find this machine's roles there); \
+                 expected one of server, mgmt, ih, cas, adm, client \
                  (e.g. mssp-check --role ih --mgmt mgmt01)",
             ))
         }
@@ -195,6 +249,9 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         .map_err(|e| UsageError::new(e.to_string()))?;
     Ok(RunConfig {
         role,
+        extra_roles: Vec::new(),
+        site_name: None,
+        addresses: Vec::new(),
         modes,
         targets,
         profiles,
@@ -451,7 +508,11 @@ fn parse_bounded(text: &str, max_secs: f64, range: &str) -> Result<Duration, Str
     Ok(Duration::from_secs_f64(secs))
 }
 
-pub(crate) fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+/// `IP` or `IP:PORT` (port 53 by default) of `--dns-server`.
+///
+/// # Errors
+/// The text, and what was expected.
+pub fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
     if let Ok(sa) = text.parse::<SocketAddr>() {
         return Ok(sa);
     }

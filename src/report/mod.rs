@@ -30,6 +30,12 @@ pub struct Summary {
 pub struct Meta {
     pub version: &'static str,
     pub role: Role,
+    /// Every role the run checked (a machine found in the site file may hold several).
+    pub roles: Vec<Role>,
+    /// The OS's own name for this machine (`hostname` is the site file's, when found there).
+    pub os_hostname: String,
+    /// This machine's own addresses that its site name resolved to.
+    pub addresses: Vec<std::net::IpAddr>,
     pub modes: Vec<Mode>,
     pub hostname: String,
     pub started_at: String,

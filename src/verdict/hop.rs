@@ -30,7 +30,8 @@ pub(super) struct Hop {
 impl Hop {
     pub(super) fn new(obs: &Observation, origin: &Context) -> Self {
         Self {
-            from: format!("{} ({})", origin.hostname, origin.role_label),
+            // The path's own source role: a machine may hold several.
+            from: format!("{} ({})", origin.hostname, obs.path.source.label()),
             host: obs
                 .host
                 .as_ref()

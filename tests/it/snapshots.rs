@@ -201,6 +201,9 @@ fn report() -> Report {
     let meta = Meta {
         version: "0.0.0-snapshot",
         role: Role::Ih,
+        roles: vec![Role::Ih],
+        os_hostname: "IH01".into(),
+        addresses: Vec::new(),
         modes: vec![Mode::Multi],
         hostname: "ih01".into(),
         started_at: "2026-11-29T10:00:00Z".into(),
