@@ -47,6 +47,10 @@ pub enum Command {
     /// A whole deployment on loopback: responders, an intercepting relay, a closed port,
     /// and the checks of several roles against them.
     Demo(DemoArgs),
+    /// Merge the JSON reports of many hosts into the deployment's view: a matrix of targets
+    /// by source hosts, the problems, and what only a merge can see.
+    #[command(after_help = REPORT_AFTER_HELP)]
+    Report(ReportArgs),
     /// What a verdict or finding of the report means, what causes it, and how to fix it.
     Explain(ExplainArgs),
     /// Print the shell completion script (e.g. `mssp-check completions bash > /etc/bash_completion.d/mssp-check`).
@@ -341,6 +345,59 @@ pub struct ListenArgs {
     /// Load the port tables from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub profiles: Option<PathBuf>,
+}
+
+const REPORT_AFTER_HELP: &str = "\
+Examples:
+  mssp-check report reports/                        # every *.json in the directory
+  mssp-check report mgmt01.json ih01.json cas01.json --site site.toml
+  mssp-check report reports/ --format html > deployment.html
+
+Exit codes:
+  0  every required path of every report is ok, and the merge found nothing
+  1  a required path failed, or the merge found cert-differs, blocked-from-some or
+     listens-but-blocked (with --strict: any warning, a host that never reported, a path
+     that no report covers)
+  2  bad input: an unreadable, oversized or non-JSON file, a file of another schema, no
+     report at all, a malformed site file
+  3  the tool itself failed";
+
+/// Formats of `mssp-check report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DeploymentFormat {
+    /// the matrix and the problems, for a terminal
+    #[default]
+    Table,
+    /// for pasting into a ticket
+    Markdown,
+    /// one JSON document (schema mssp-check/deployment/1)
+    Json,
+    /// JUnit XML: one testsuite per source host, and one for the merge's findings
+    Junit,
+    /// one self-contained HTML file (no external scripts, fonts or styles)
+    Html,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// JSON reports of `mssp-check --format json`, or directories of them (their *.json
+    /// files, not recursive, in name order).
+    #[arg(value_name = "FILE|DIR", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The site file the hosts were checked with: names the hosts that never reported and
+    /// the required paths between site hosts that no report covers.
+    #[arg(long, value_name = "FILE")]
+    pub site: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DeploymentFormat::Table)]
+    pub format: DeploymentFormat,
+    /// Colour in the table.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// Treat warnings (optional paths, hosts that never reported, uncovered paths) as
+    /// failures.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,11 @@ pub enum Exit {
     Usage,
     /// The tool itself failed.
     Internal,
+    /// Stopped by an interrupt (Ctrl-C, SIGINT, Ctrl-Break): 128 + SIGINT, as shells report it.
+    Interrupted,
+    /// Stopped by SIGTERM (what `timeout`, systemd and CI runners send) or by closing the
+    /// Windows console: 128 + SIGTERM.
+    Terminated,
     /// `--format nagios`: the state a monitoring plugin reports.
     Plugin(PluginState),
 }
@@ -46,6 +51,8 @@ impl Exit {
             Exit::Failed => 1,
             Exit::Usage => 2,
             Exit::Internal => 3,
+            Exit::Interrupted => 130,
+            Exit::Terminated => 143,
             Exit::Plugin(s) => s as u8,
         }
     }

@@ -69,8 +69,18 @@ pub fn verdict(v: Verdict) -> Entry {
         ),
         Verdict::Skipped => (
             "the path was not checked",
-            "no target was given for it (the detail names the flag, e.g. --imap HOST), or the run was interrupted",
+            "no target was given for it (the detail names the flag, e.g. --imap HOST)",
             "add the flag the detail names, or a site file with every host (--site FILE)",
+        ),
+        Verdict::Cancelled => (
+            "the run was stopped before this path finished; the path was not judged",
+            "Ctrl-C, SIGTERM (a CI job's or systemd's timeout, `timeout`), or the Windows console closing; the run exits 130 or 143",
+            "run again and let it finish; in CI, give the job more time than the check's --timeout times three",
+        ),
+        Verdict::InternalError => (
+            "mssp-check itself failed on this path (a bug), so the path was not judged",
+            "a fault in mssp-check, not in the network; the reason has its message; the run exits 3",
+            "report it with the reason line and the command line; the other paths of the run are judged as usual",
         ),
     };
     Entry {

@@ -1,8 +1,10 @@
 //! Turns the command line and the profiles into one validated [`RunConfig`].
 
 pub mod firewall;
+pub mod found;
 pub mod host;
 pub mod listen;
+pub mod parse;
 pub mod pin;
 pub mod profile;
 pub mod proxy;
@@ -16,8 +18,10 @@ use crate::cli::{CheckArgs, ColorArg, Format, ModeArg, RoleArg};
 use crate::error::UsageError;
 use crate::intercept::signatures::Signatures;
 pub use firewall::{validate_firewall, FirewallConfig};
+pub use found::{validate_check_found, Found};
 pub use host::{Host, HostSpec};
 pub use listen::validate_listen;
+pub use parse::{parse_dns_server, parse_duration, parse_duration_long};
 pub use profile::{Mode, PathSpec, Profiles, Role, Target, TargetFlag};
 
 /// The default target of the licensing path.
@@ -79,7 +83,14 @@ pub const EXPIRY_WARNING_DAYS: u32 = 30;
 /// Everything a check run needs, validated.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// The first role checked (it names the run); [`RunConfig::roles`] has them all.
     pub role: Role,
+    /// More roles this machine holds (found in the site file): checked in the same run.
+    pub extra_roles: Vec<Role>,
+    /// This machine as the site file names it, when it was found there.
+    pub site_name: Option<String>,
+    /// This machine's own addresses that a site name resolved to.
+    pub addresses: Vec<IpAddr>,
     pub modes: Vec<Mode>,
     pub targets: Targets,
     pub profiles: Profiles,
@@ -122,12 +133,21 @@ impl std::fmt::Debug for Secret {
 }
 
 impl RunConfig {
+    /// Every role this run checks.
+    #[must_use]
+    pub fn roles(&self) -> Vec<Role> {
+        std::iter::once(self.role)
+            .chain(self.extra_roles.iter().copied())
+            .collect()
+    }
+
     /// The paths this run checks, in profile order.
     pub fn paths(&self) -> impl Iterator<Item = &PathSpec> {
+        let roles = self.roles();
         self.profiles
             .all()
             .iter()
-            .filter(|p| p.source == self.role && self.modes.contains(&p.mode))
+            .filter(move |p| roles.contains(&p.source) && self.modes.contains(&p.mode))
     }
 }
 
@@ -136,6 +156,13 @@ impl RunConfig {
 /// # Errors
 /// A [`UsageError`] naming the input and what was expected.
 pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
+    validate_check_as(cli, None)
+}
+
+pub(crate) fn validate_check_as(
+    cli: &CheckArgs,
+    found: Option<Role>,
+) -> Result<RunConfig, UsageError> {
     let site = cli
         .site
         .as_ref()
@@ -143,11 +170,13 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         .transpose()?;
     let merged = site.as_ref().map(|s| s.fill(cli));
     let args = merged.as_ref().unwrap_or(cli);
-    let role = match args.role {
-        Some(r) => role_of(r),
-        None => {
+    let role = match (args.role, found) {
+        (Some(r), _) => role_of(r),
+        (None, Some(r)) => r,
+        (None, None) => {
             return Err(UsageError::new(
-                "--role is required; expected one of server, mgmt, ih, cas, adm, client \
+                "--role is required (or --site FILE, to find this machine's roles there); \
+                 expected one of server, mgmt, ih, cas, adm, client \
                  (e.g. mssp-check --role ih --mgmt mgmt01)",
             ))
         }
@@ -211,6 +240,9 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         .map_err(|e| UsageError::new(e.to_string()))?;
     Ok(RunConfig {
         role,
+        extra_roles: Vec::new(),
+        site_name: None,
+        addresses: Vec::new(),
         modes,
         targets,
         profiles,
@@ -252,7 +284,7 @@ pub fn load_signatures(files: &[PathBuf]) -> Result<Signatures, UsageError> {
 }
 
 /// `--port-offset` must not push a port of the role past 65535.
-fn validate_offset(
+pub(crate) fn validate_offset(
     role: Role,
     modes: &[Mode],
     profiles: &Profiles,
@@ -346,7 +378,7 @@ fn validate_targets(args: &CheckArgs) -> Result<Targets, UsageError> {
 }
 
 /// The mode follows from the role; adm and client follow the peer flags (DESIGN §10).
-fn validate_modes(role: Role, t: &Targets) -> Result<Vec<Mode>, UsageError> {
+pub(crate) fn validate_modes(role: Role, t: &Targets) -> Result<Vec<Mode>, UsageError> {
     let need = |what: &str| {
         Err(UsageError::new(format!(
             "--role {} needs {what}",
@@ -426,57 +458,6 @@ fn validate_unused_flags(
         }
     }
     Ok(())
-}
-
-/// `5`, `5s`, `800ms`, `1.5s`, `2m`: a probe timeout, 1 ms to 10 min.
-///
-/// # Errors
-/// A message naming the input.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    parse_bounded(text, 600.0, "1ms to 10m")
-}
-
-/// A duration for `listen --duration`: the same forms and `h`, up to 24 hours.
-///
-/// # Errors
-/// A message naming the input.
-pub fn parse_duration_long(text: &str) -> Result<Duration, String> {
-    parse_bounded(text, 86_400.0, "1ms to 24h")
-}
-
-fn parse_bounded(text: &str, max_secs: f64, range: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration; expected e.g. 5s, 800ms, 2m"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "'{text}': unknown unit '{unit}'; expected ms, s, m or h"
-            ))
-        }
-    };
-    if !(0.001..=max_secs).contains(&secs) {
-        return Err(format!("'{text}' is out of range; expected {range}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-pub(crate) fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(sa) = text.parse::<SocketAddr>() {
-        return Ok(sa);
-    }
-    text.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("'{text}' is not an IP address; expected IP or IP:port"))
 }
 
 #[cfg(test)]

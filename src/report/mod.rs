@@ -23,6 +23,8 @@ pub struct Summary {
     pub failed: usize,
     pub warned: usize,
     pub skipped: usize,
+    /// Not finished: the run was stopped first.
+    pub cancelled: usize,
 }
 
 /// Facts about the run itself.
@@ -30,11 +32,19 @@ pub struct Summary {
 pub struct Meta {
     pub version: &'static str,
     pub role: Role,
+    /// Every role the run checked (a machine found in the site file may hold several).
+    pub roles: Vec<Role>,
+    /// The OS's own name for this machine (`hostname` is the site file's, when found there).
+    pub os_hostname: String,
+    /// This machine's own addresses that its site name resolved to.
+    pub addresses: Vec<std::net::IpAddr>,
     pub modes: Vec<Mode>,
     pub hostname: String,
     pub started_at: String,
     pub duration_ms: u64,
     pub strict: bool,
+    /// The run was stopped before every path finished, and by what.
+    pub stopped: Option<crate::stop::Why>,
     /// Things the user should know that are not about one path.
     pub notes: Vec<String>,
     /// The role's inbound ports on this machine.
@@ -86,6 +96,7 @@ impl Report {
                 Severity::Warn => s.warned += 1,
                 Severity::Fail => s.failed += 1,
                 Severity::Skip => s.skipped += 1,
+                Severity::Cancelled => s.cancelled += 1,
             }
         }
         Self {
@@ -98,6 +109,16 @@ impl Report {
     /// The exit code this report asks for.
     #[must_use]
     pub fn exit(&self) -> crate::exit::Exit {
+        if let Some(why) = self.meta.stopped {
+            return why.exit();
+        }
+        if self
+            .rows
+            .iter()
+            .any(|r| r.judgement.verdict == Verdict::InternalError)
+        {
+            return crate::exit::Exit::Internal;
+        }
         if self.summary.failed > 0 || (self.meta.strict && self.summary.warned > 0) {
             crate::exit::Exit::Failed
         } else {

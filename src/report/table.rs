@@ -41,12 +41,14 @@ fn skipped_line(rows: &[&Row]) -> Option<String> {
 fn verdict_color(v: Verdict) -> Color {
     match v {
         Verdict::Ok => Color::Green,
-        Verdict::Skipped => Color::DarkGrey,
+        Verdict::Skipped | Verdict::Cancelled => Color::DarkGrey,
         Verdict::Intercepted => Color::Magenta,
         Verdict::Dns | Verdict::NoService | Verdict::ProtocolError | Verdict::TlsFailed => {
             Color::Yellow
         }
-        Verdict::Refused | Verdict::Filtered | Verdict::Unreachable => Color::Red,
+        Verdict::Refused | Verdict::Filtered | Verdict::Unreachable | Verdict::InternalError => {
+            Color::Red
+        }
     }
 }
 

@@ -436,3 +436,63 @@ fn quiet_shows_only_problems_and_verbose_the_phases() {
         "{stdout}"
     );
 }
+
+/// `--site` without `--role`: the machine finds itself in the site file (here by an address
+/// of its own, 127.0.0.1), checks every role the file gives it, and names itself as the
+/// file does; not found, exit 2 naming what was tried.
+#[test]
+fn the_site_file_tells_this_machine_its_roles() {
+    let closed = crate::fixtures::closed_port("127.0.0.1");
+    let dir = tempfile::tempdir().expect("tmp");
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "[hosts]\nmgmt = \"127.0.0.1\"\ncas = \"127.0.0.1\"\nih = [\"ih09.invalid\"]\n[targets]\nmailstore = \"{closed}\"\n[options]\ntimeout = \"1s\"\n"
+        ),
+    )
+    .expect("write");
+    let site_arg = site.display().to_string();
+    let (code, stdout, stderr) = run(&["--site", &site_arg, "--format", "json", "--no-proxy"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(doc["host"], "127.0.0.1");
+    assert_eq!(doc["roles"], serde_json::json!(["mgmt", "cas"]));
+    assert_eq!(doc["addresses"], serde_json::json!(["127.0.0.1"]));
+    let sources: std::collections::BTreeSet<&str> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["source"].as_str())
+        .collect();
+    assert_eq!(sources, ["cas", "mgmt"].into_iter().collect());
+    crate::profiles::assert_schema("schemas/report-1.schema.json", &doc);
+
+    // --role still wins.
+    let (_, stdout, _) = run(&[
+        "--site",
+        &site_arg,
+        "--role",
+        "cas",
+        "--format",
+        "json",
+        "--no-proxy",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(doc["roles"], serde_json::json!(["cas"]));
+
+    let elsewhere = dir.path().join("elsewhere.toml");
+    std::fs::write(
+        &elsewhere,
+        "[hosts]\nmgmt = \"198.18.0.1\"\nih = \"ih09.invalid\"\n",
+    )
+    .expect("write");
+    let (code, stdout, stderr) = run(&["--site", &elsewhere.display().to_string()]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("this machine is not in the site file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ih09.invalid → NXDOMAIN"), "{stderr}");
+}

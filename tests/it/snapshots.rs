@@ -54,6 +54,9 @@ fn obs(id: &str, host: Option<&str>, port: u16, outcome: Outcome) -> Observation
         via_proxy: None,
         local_addr: None,
         e2e: None,
+        connect_tries: None,
+        tls_connections: 0,
+        stalls: 0,
         timings: Timings {
             dns: Some(ms(1)),
             connect: Some(ms(2)),
@@ -198,11 +201,15 @@ fn report() -> Report {
     let meta = Meta {
         version: "0.0.0-snapshot",
         role: Role::Ih,
+        roles: vec![Role::Ih],
+        os_hostname: "IH01".into(),
+        addresses: Vec::new(),
         modes: vec![Mode::Multi],
         hostname: "ih01".into(),
         started_at: "2026-11-29T10:00:00Z".into(),
         duration_ms: 812,
         strict: false,
+        stopped: None,
         notes: vec!["a note about the run".into()],
         inbound: Vec::new(),
     };
@@ -290,6 +297,7 @@ fn help_texts() {
         ("help_firewall", &["firewall", "--help"][..]),
         ("help_listen", &["listen", "--help"][..]),
         ("help_explain", &["explain", "--help"][..]),
+        ("help_report", &["report", "--help"][..]),
     ] {
         insta::assert_snapshot!(name, help(args));
     }
