@@ -19,7 +19,7 @@ pub struct Found {
 /// Validates a check run for a machine found in the site file: every role it holds.
 ///
 /// # Errors
-/// As [`validate_check`], for any of the roles.
+/// As [`super::validate_check`], for any of the roles.
 pub fn validate_check_found(cli: &CheckArgs, found: &Found) -> Result<RunConfig, UsageError> {
     let mut cfg = validate_check_as(cli, found.roles.first().copied())?;
     for &role in found.roles.iter().skip(1) {
