@@ -234,6 +234,19 @@ pub struct CheckArgs {
     )]
     pub canary_port: u16,
 
+    /// Check only these ports of the port tables (before --port-offset), e.g. `--only 8471,8472`;
+    /// the rest are reported as skipped.
+    #[arg(
+        long,
+        value_name = "PORTS",
+        conflicts_with = "skip",
+        help_heading = "Targets"
+    )]
+    pub only: Option<String>,
+    /// Leave these ports of the port tables out, e.g. `--skip 110,995`.
+    #[arg(long, value_name = "PORTS", help_heading = "Targets")]
+    pub skip: Option<String>,
+
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Table, help_heading = "Output")]
     pub format: Format,

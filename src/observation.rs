@@ -154,6 +154,10 @@ pub enum Outcome {
     Completed,
     /// Ctrl-C ended the run before this probe finished.
     Cancelled,
+    /// Left out by `--only PORTS` or `--skip PORTS` (named in `by`).
+    Excluded {
+        by: &'static str,
+    },
     /// The probe's task failed inside this tool (a panic): not an answer of the network.
     Internal {
         detail: String,

@@ -15,6 +15,8 @@ pub struct Planned {
     pub path: Arc<PathSpec>,
     pub host: Option<HostSpec>,
     pub port: u16,
+    /// Left out by `--only` or `--skip` (the flag's name).
+    pub excluded: Option<&'static str>,
 }
 
 /// The answer for one name.
@@ -28,11 +30,13 @@ pub fn plan(cfg: &RunConfig) -> Vec<Planned> {
         let path = Arc::new(path.clone());
         let hosts = cfg.targets.for_path(&path);
         let default_port = path.port.saturating_add(cfg.port_offset);
-        if hosts.is_empty() {
+        let excluded = cfg.excluded(path.port);
+        if hosts.is_empty() || excluded.is_some() {
             out.push(Planned {
                 path,
                 host: None,
                 port: default_port,
+                excluded,
             });
             continue;
         }
@@ -41,6 +45,7 @@ pub fn plan(cfg: &RunConfig) -> Vec<Planned> {
                 path: Arc::clone(&path),
                 port: host.port.unwrap_or(default_port),
                 host: Some(host),
+                excluded: None,
             });
         }
     }
@@ -57,8 +62,11 @@ pub fn skipped(p: &Planned) -> Observation {
         address: None,
         local_target: false,
         other_attempts: Vec::new(),
-        outcome: Outcome::Skipped {
-            flag: flag_for(&p.path),
+        outcome: match p.excluded {
+            Some(by) => Outcome::Excluded { by },
+            None => Outcome::Skipped {
+                flag: flag_for(&p.path),
+            },
         },
         tls: None,
         dialogue: None,

@@ -6,6 +6,7 @@ pub mod host;
 pub mod listen;
 pub mod parse;
 pub mod pin;
+pub mod ports;
 pub mod profile;
 pub mod proxy;
 pub mod site;
@@ -22,6 +23,8 @@ pub use found::{validate_check_found, Found};
 pub use host::{Host, HostSpec};
 pub use listen::validate_listen;
 pub use parse::{parse_dns_server, parse_duration, parse_duration_long};
+use ports::validate_ports_filter;
+pub use ports::PortsFilter;
 pub use profile::{Mode, PathSpec, Profiles, Role, Target, TargetFlag};
 
 /// The default target of the licensing path.
@@ -114,6 +117,8 @@ pub struct RunConfig {
     pub token: Option<Secret>,
     /// Report whether the role's inbound ports listen on this machine.
     pub check_inbound: bool,
+    /// `--only PORTS` / `--skip PORTS`: which ports of the tables are left out, and by which.
+    pub ports_filter: Option<(PortsFilter, Vec<u16>)>,
     /// `--expiry-warning DAYS`.
     pub expiry_warning_days: u32,
     /// `-q`: the table shows only the paths that fail or warn.
@@ -133,6 +138,16 @@ impl std::fmt::Debug for Secret {
 }
 
 impl RunConfig {
+    /// Whether `--only` / `--skip` leaves the table port `port` out, and which flag does.
+    #[must_use]
+    pub fn excluded(&self, port: u16) -> Option<&'static str> {
+        match &self.ports_filter {
+            Some((PortsFilter::Only, ports)) if !ports.contains(&port) => Some("--only"),
+            Some((PortsFilter::Skip, ports)) if ports.contains(&port) => Some("--skip"),
+            _ => None,
+        }
+    }
+
     /// Every role this run checks.
     #[must_use]
     pub fn roles(&self) -> Vec<Role> {
@@ -238,6 +253,7 @@ pub(crate) fn validate_check_as(
         .map_or_else(|| MAILSTORE_HOST.to_string(), HostSpec::display_host);
     let proxy = proxy::detect(args.proxy.as_deref(), args.no_proxy, &mailstore_name)
         .map_err(|e| UsageError::new(e.to_string()))?;
+    let ports_filter = validate_ports_filter(args, role, &modes, &profiles)?;
     Ok(RunConfig {
         role,
         extra_roles: Vec::new(),
@@ -265,6 +281,7 @@ pub(crate) fn validate_check_as(
         quiet: args.quiet,
         phases: args.verbose > 0,
         check_inbound: true,
+        ports_filter,
     })
 }
 

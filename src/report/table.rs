@@ -15,27 +15,33 @@ use crate::verdict::{Severity, Verdict};
 /// flag, in the order of the report, each port once.
 fn skipped_line(rows: &[&Row]) -> Option<String> {
     let mut groups: Vec<(&str, Vec<u16>)> = Vec::new();
+    let mut excluded: Vec<(&str, Vec<u16>)> = Vec::new();
     for r in rows {
-        let Outcome::Skipped { flag } = r.obs.outcome else {
-            continue;
+        let (list, flag) = match r.obs.outcome {
+            Outcome::Skipped { flag } => (&mut groups, flag),
+            Outcome::Excluded { by } => (&mut excluded, by),
+            _ => continue,
         };
-        match groups.iter_mut().find(|(f, _)| *f == flag) {
+        match list.iter_mut().find(|(f, _)| *f == flag) {
             Some((_, ports)) if !ports.contains(&r.obs.port) => ports.push(r.obs.port),
             Some(_) => {}
-            None => groups.push((flag, vec![r.obs.port])),
+            None => list.push((flag, vec![r.obs.port])),
         }
     }
-    if groups.is_empty() {
+    if groups.is_empty() && excluded.is_empty() {
         return None;
     }
-    let parts: Vec<String> = groups
+    let join = |p: &[u16]| p.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+    let segments: Vec<String> = groups
         .iter()
-        .map(|(flag, ports)| {
-            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-            format!("{} (add {flag} HOST)", ports.join(", "))
-        })
+        .map(|(flag, p)| format!("{} (add {flag} HOST)", join(p)))
+        .chain(
+            excluded
+                .iter()
+                .map(|(by, p)| format!("{} (excluded by {by})", join(p))),
+        )
         .collect();
-    Some(format!(" skipped: {}", parts.join(" · ")))
+    Some(format!(" skipped: {}", segments.join(" · ")))
 }
 
 fn verdict_color(v: Verdict) -> Color {
@@ -178,10 +184,12 @@ pub fn render(
     table.set_header(header);
     // Paths skipped for want of a target are folded into one line under the table, so the
     // first screen shows what was checked (issue 11).
-    let (unasked, rows): (Vec<&Row>, Vec<&Row>) = report
-        .rows
-        .iter()
-        .partition(|r| matches!(r.obs.outcome, Outcome::Skipped { .. }));
+    let (unasked, rows): (Vec<&Row>, Vec<&Row>) = report.rows.iter().partition(|r| {
+        matches!(
+            r.obs.outcome,
+            Outcome::Skipped { .. } | Outcome::Excluded { .. }
+        )
+    });
     let rows = rows
         .into_iter()
         .filter(|r| !view.quiet || matches!(r.judgement.severity, Severity::Fail | Severity::Warn));

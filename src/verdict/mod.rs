@@ -157,6 +157,7 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
             format!("add {flag} HOST to test"),
             None,
         ),
+        Outcome::Excluded { by } => (Verdict::Skipped, format!("excluded by {by}"), None),
         Outcome::Cancelled => (
             Verdict::Cancelled,
             "the run was stopped before this path finished".to_string(),

@@ -496,3 +496,55 @@ fn the_site_file_tells_this_machine_its_roles() {
     );
     assert!(stderr.contains("ih09.invalid → NXDOMAIN"), "{stderr}");
 }
+
+/// `--only` and `--skip` leave ports of the tables out, reported as skipped and named in the
+/// folded line; a port the role does not use, or not a port, is exit 2 naming it.
+#[test]
+fn only_and_skip_choose_the_ports() {
+    let closed = crate::fixtures::closed_port("127.0.0.1").to_string();
+    let (code, stdout, _) = run(&[
+        "--role", "ih", "--mgmt", &closed, "--only", "8471", "--format", "json",
+    ]);
+    assert_eq!(code, Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let checked: Vec<&str> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["verdict"] != "skipped")
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert_eq!(checked, ["multi-8471-ih-mgmt"]);
+    let reason = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["path"] == "multi-8470-ih-mgmt")
+        .and_then(|r| r["reason"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(reason, "excluded by --only");
+
+    let (_, stdout, _) = run(&[
+        "--role", "ih", "--mgmt", &closed, "--skip", "8470", "--color", "never",
+    ]);
+    assert!(stdout.contains("8470 (excluded by --skip)"), "{stdout}");
+
+    for (args, needle) in [
+        (
+            vec!["--only", "25"],
+            "--only 25: no path of role ih uses port 25; its ports are",
+        ),
+        (vec!["--skip", "imap"], "--skip 'imap': not a port"),
+        (
+            vec!["--only", "8471", "--skip", "8470"],
+            "cannot be used with",
+        ),
+    ] {
+        let mut line = vec!["--role", "ih", "--mgmt", "mgmt01"];
+        line.extend(args);
+        let (code, _, stderr) = run(&line);
+        assert_eq!(code, Some(2), "{line:?}");
+        assert!(stderr.contains(needle), "{line:?}: {stderr}");
+    }
+}
