@@ -9,19 +9,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ColorArg, Format, ProfilesArgs};
 use crate::config::{self, RunConfig};
-use crate::config::{Host, HostSpec, Target};
+use crate::config::{Host, Target};
 use crate::error::{RunError, UsageError};
 use crate::exit::Exit;
-use crate::observation::{Observation, Outcome};
 use crate::plan;
 use crate::probe::connector::{Connector, TcpConnector};
 use crate::probe::dns::Dns;
-use crate::probe::proxy::ProxyConnector;
 use crate::probe::tls::TlsContext;
-use crate::probe::{Job, ProbeContext};
+use crate::probe::ProbeContext;
 use crate::progress::Progress;
 use crate::report::{self, Meta, Report, Style};
 use crate::runner;
+use crate::stop::Stop;
 use crate::verdict::{self, Context};
 
 /// This machine's name, for the report header and hints.
@@ -46,17 +45,23 @@ pub async fn check_with<C: Connector>(
     connector: C,
     cancel: CancellationToken,
 ) -> Result<Report, RunError> {
-    check_with_progress(cfg, connector, cancel, &Arc::new(Progress::default())).await
+    check_with_progress(
+        cfg,
+        connector,
+        &Stop::from(cancel),
+        &Arc::new(Progress::default()),
+    )
+    .await
 }
 
-/// [`check_with`], counting finished probes into `progress`.
+/// [`check_with`], counting finished probes into `progress`; `stop` ends it early.
 ///
 /// # Errors
 /// Setup failures only: bad `--public-ca`, no TLS configuration.
 pub async fn check_with_progress<C: Connector>(
     cfg: &RunConfig,
     connector: C,
-    cancel: CancellationToken,
+    stop: &Stop,
     progress: &Arc<Progress>,
 ) -> Result<Report, RunError> {
     let started = Instant::now();
@@ -73,146 +78,104 @@ pub async fn check_with_progress<C: Connector>(
     let (concurrency, note) = runner::fit_concurrency(cfg.concurrency);
     notes.extend(note);
 
-    let planned = plan::plan(cfg);
-    let names = plan::names(&planned);
-    let dns = Arc::new(Dns::new(cfg.dns_server, cfg.timeout));
-    let (answers, dns_notes) = tokio::select! {
-        a = runner::resolve_all(Arc::clone(&dns), names) => a,
-        () = cancel.cancelled() => (std::collections::BTreeMap::default(), Vec::new()),
-    };
-    notes.extend(dns_notes);
-    let (jobs, mut observations) = plan::expand(&planned, &answers, cfg.all_addresses);
-    let tls = Arc::new(tls);
-    let ctx = Arc::new(ProbeContext {
-        connector: Arc::new(connector),
-        tls: Arc::clone(&tls),
-        timeout: cfg.timeout,
-        token: cfg.token.as_ref().map(|t| t.0.clone()),
-        progress: Arc::clone(progress),
-    });
-    let direct = runner::run_jobs(Arc::clone(&ctx), jobs, concurrency, cancel.clone());
-    let proxied = proxied(cfg, &planned, &dns, &ctx, cancel.clone());
-    let (direct, (proxied, proxy_note)) = tokio::join!(direct, proxied);
-    observations.extend(direct);
-    observations.extend(proxied);
-    notes.extend(proxy_note);
-    if cancel.is_cancelled() {
-        notes.push("interrupted: probes that had not finished are reported as skipped".into());
-    }
-
     let judge = Context {
         role_label: cfg.role.label(),
-        hostname: hostname(),
+        hostname: cfg.site_name.clone().unwrap_or_else(hostname),
         timeout: cfg.timeout,
         pins: cfg.pins.clone(),
         signatures: cfg.signatures.clone(),
         token: cfg.token.as_ref().map(|t| t.0.clone()),
+        expiry: verdict::Expiry::from_now(cfg.expiry_warning_days),
     };
-    // A path that came out no-service (or every path, with --canary): does a port of the
-    // same host where nothing should listen answer too?
-    let wanted: Vec<bool> = observations
-        .iter()
-        .map(|o| verdict::needs_canary(o, &judge, cfg.canary_always))
-        .collect();
-    if !cancel.is_cancelled() {
-        runner::run_canaries(&ctx, &mut observations, &wanted, cfg.canary_port).await;
+    let ctx = Arc::new(ProbeContext {
+        connector: Arc::new(connector),
+        tls: Arc::new(tls),
+        timeout: cfg.timeout,
+        token: cfg.token.as_ref().map(|t| t.0.clone()),
+        progress: Arc::clone(progress),
+        routes: Arc::default(),
+    });
+    let mut run = runner::Run::new(
+        Arc::clone(&ctx),
+        runner::Names::new(Dns::new(cfg.dns_server, cfg.timeout)),
+        judge.clone(),
+        concurrency,
+    );
+    run.canary_port = cfg.canary_port;
+    run.canary_always = cfg.canary_always;
+    run.all_addresses = cfg.all_addresses;
+    let planned = plan::plan(cfg);
+    if let Some(proxy) = &cfg.proxy {
+        if planned
+            .iter()
+            .any(|p| p.path.target == Target::Mailstore && p.host.is_some())
+        {
+            notes.push(format!(
+                "proxy {} (from {}): my.mailstore.com is checked directly and through it{}",
+                proxy.url(),
+                proxy.source,
+                if proxy.had_credentials {
+                    " (the credentials in the setting are not sent)"
+                } else {
+                    ""
+                }
+            ));
+            run.proxy = Some(proxy.clone());
+        }
+    }
+    let run = Arc::new(run);
+    // Every path at once, and this machine's own inbound ports alongside.
+    let inbound = async {
+        if cfg.check_inbound {
+            inbound(cfg, ctx.connector.as_ref()).await
+        } else {
+            Vec::new()
+        }
+    };
+    let (observations, inbound) = tokio::join!(
+        runner::run(Arc::clone(&run), planned, stop.token().clone()),
+        inbound
+    );
+    notes.extend(run.names.notes());
+    let stopped = stop.why();
+    if let Some(why) = stopped {
+        notes.push(format!(
+            "{}: the paths that had not finished are reported as cancelled",
+            why.label()
+        ));
     }
     let judged = verdict::judge_run(observations, &judge);
     notes.extend(judged.notes);
-    let inbound = if cfg.check_inbound {
-        inbound(cfg, ctx.connector.as_ref()).await
-    } else {
-        Vec::new()
-    };
     let meta = Meta {
         version: env!("CARGO_PKG_VERSION"),
         role: cfg.role,
+        roles: cfg.roles(),
+        os_hostname: hostname(),
+        addresses: cfg.addresses.clone(),
         modes: cfg.modes.clone(),
         hostname: judge.hostname.clone(),
         started_at,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         strict: cfg.strict,
+        stopped,
         notes,
         inbound,
     };
     Ok(Report::build(meta, judged.rows))
 }
 
-/// The licensing path once more through the configured HTTP proxy, as MailStore itself
-/// goes when a system proxy is set; the proxy is dialled through `direct`'s connector.
-/// Returns the observations and a note for the header.
-async fn proxied<C: Connector>(
-    cfg: &RunConfig,
-    planned: &[plan::Planned],
-    dns: &Dns,
-    direct: &ProbeContext<C>,
-    cancel: CancellationToken,
-) -> (Vec<Observation>, Option<String>) {
-    let Some(proxy) = &cfg.proxy else {
-        return (Vec::new(), None);
-    };
-    let targets: Vec<(&plan::Planned, &HostSpec)> = planned
-        .iter()
-        .filter(|p| p.path.target == Target::Mailstore)
-        .filter_map(|p| p.host.as_ref().map(|h| (p, h)))
-        .collect();
-    if targets.is_empty() {
-        return (Vec::new(), None);
-    }
-    let note = format!(
-        "proxy {} (from {}): my.mailstore.com is checked directly and through it{}",
-        proxy.url(),
-        proxy.source,
-        if proxy.had_credentials {
-            " (the credentials in the setting are not sent)"
-        } else {
-            ""
-        }
-    );
-    let addrs = match &proxy.host.host {
-        Host::Ip(ip) => Ok(vec![*ip]),
-        Host::Name(n) => dns.resolve_like_os(n).await.0,
-    };
-    let mut out = Vec::new();
-    for (p, host) in targets {
-        let job = Job {
-            path: Arc::clone(&p.path),
-            host: host.clone(),
-            port: p.port,
-            addrs: addrs.clone().unwrap_or_default(),
-            dns_time: None,
-            proxy: Some((proxy.host.port.unwrap_or(8080), proxy.url())),
-        };
-        let Err(f) = &addrs else {
-            let ctx = Arc::new(ProbeContext {
-                connector: Arc::new(ProxyConnector {
-                    inner: Arc::clone(&direct.connector),
-                    target: format!("{}:{}", host.display_host(), p.port),
-                }),
-                tls: Arc::clone(&direct.tls),
-                timeout: direct.timeout,
-                token: direct.token.clone(),
-                progress: Arc::clone(&direct.progress),
-            });
-            out.extend(runner::run_jobs(ctx, vec![job], 1, cancel.clone()).await);
-            continue;
-        };
-        out.push(job.observe(Outcome::Dns(f.clone()), None));
-    }
-    (out, Some(note))
-}
-
-/// The inbound ports of the role, as the profiles name them: do they listen here? The
+/// The inbound ports of the roles, as the profiles name them: do they listen here? The
 /// connector asks this machine.
 async fn inbound(cfg: &RunConfig, here: &impl Connector) -> Vec<crate::probe::listening::Inbound> {
-    let Some(me) = cfg.role.as_target() else {
+    let mine: Vec<_> = cfg.roles().iter().filter_map(|r| r.as_target()).collect();
+    if mine.is_empty() {
         return Vec::new();
-    };
+    }
     let mut ports: Vec<u16> = cfg
         .profiles
         .all()
         .iter()
-        .filter(|p| p.target == me && cfg.modes.contains(&p.mode))
+        .filter(|p| mine.contains(&p.target) && cfg.modes.contains(&p.mode))
         .map(|p| p.port.saturating_add(cfg.port_offset))
         .collect();
     ports.sort_unstable();
@@ -239,36 +202,48 @@ pub fn table_style(color: ColorArg) -> Style {
     } else {
         None
     };
-    Style::Table { color, width }
+    Style::Table {
+        color,
+        width,
+        view: report::TableView::default(),
+    }
 }
 
 /// `mssp-check [check] --role R …`: probes, renders, and returns the exit code.
 ///
 /// # Errors
 /// Setup failures and write errors.
-pub async fn check(
-    cfg: &RunConfig,
-    out: &mut dyn Write,
-    cancel: CancellationToken,
-) -> Result<Exit, RunError> {
+pub async fn check(cfg: &RunConfig, out: &mut dyn Write, stop: &Stop) -> Result<Exit, RunError> {
     let progress = Arc::new(Progress::default());
-    let stop = CancellationToken::new();
-    let ticker = crate::progress::show(Arc::clone(&progress), stop.clone());
-    let report = check_with_progress(cfg, TcpConnector, cancel, &progress).await;
-    stop.cancel();
+    let done = CancellationToken::new();
+    let ticker = crate::progress::show(Arc::clone(&progress), done.clone());
+    let report = check_with_progress(cfg, TcpConnector, stop, &progress).await;
+    done.cancel();
     if let Some(t) = ticker {
         let _ = t.await;
     }
     let report = report?;
     let style = match cfg.format {
-        Format::Table => table_style(cfg.color),
+        Format::Table => match table_style(cfg.color) {
+            Style::Table { color, width, .. } => Style::Table {
+                color,
+                width,
+                view: report::TableView {
+                    quiet: cfg.quiet,
+                    phases: cfg.phases,
+                },
+            },
+            other => other,
+        },
         Format::Json => Style::Json,
         Format::Junit => Style::Junit,
         Format::Markdown => Style::Markdown,
+        Format::Prometheus => Style::Prometheus,
+        Format::Nagios => Style::Nagios,
     };
     report::render(&report, style, out)
         .map_err(|e| RunError::Internal(format!("writing the report: {e}")))?;
-    Ok(report.exit())
+    Ok(report.exit_in(style))
 }
 
 /// `mssp-check profiles`.
@@ -365,4 +340,56 @@ pub async fn listen(
         Err(e) if e.is_usage() => Err(RunError::Usage(UsageError::new(e.to_string()))),
         Err(e) => Err(RunError::Internal(e.to_string())),
     }
+}
+
+/// `mssp-check explain [WORD]`: one entry, or every word with its meaning.
+///
+/// # Errors
+/// An unknown word (exit 2, listing the known ones); write errors.
+pub fn explain(args: &crate::cli::ExplainArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
+    use crate::explain;
+    let r = match args.word.as_deref() {
+        Some(word) => {
+            let Some(entry) = explain::lookup(word) else {
+                return Err(RunError::Usage(UsageError::new(format!(
+                    "explain {}: not a verdict or finding; the known ones are {}",
+                    crate::sanitize::printable(word, 60),
+                    explain::known()
+                ))));
+            };
+            explain::render(&entry, out)
+        }
+        None => explain::all()
+            .iter()
+            .try_for_each(|e| writeln!(out, "{:<22} {:<8} {}", e.word, e.class, e.means)),
+    };
+    match r {
+        Err(e) if !report::reader_gone(&e) => {
+            Err(RunError::Internal(format!("writing the explanation: {e}")))
+        }
+        _ => Ok(Exit::Ok),
+    }
+}
+
+/// `mssp-check report FILE|DIR …`: the reports of many hosts merged into one view.
+///
+/// # Errors
+/// A file that is not a report, a malformed site file (exit 2); write errors.
+pub fn report(args: &crate::cli::ReportArgs, out: &mut dyn Write) -> Result<Exit, RunError> {
+    use crate::cli::DeploymentFormat;
+    use crate::deployment::Style as D;
+    let style = match args.format {
+        DeploymentFormat::Table => match table_style(args.color) {
+            Style::Table { color, width, .. } => D::Table { color, width },
+            _ => D::Table {
+                color: false,
+                width: None,
+            },
+        },
+        DeploymentFormat::Markdown => D::Markdown,
+        DeploymentFormat::Json => D::Json,
+        DeploymentFormat::Junit => D::Junit,
+        DeploymentFormat::Html => D::Html,
+    };
+    crate::deployment::run(args, style, out)
 }

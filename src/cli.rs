@@ -14,7 +14,8 @@ Exit codes:
   0  every required path is ok
   1  a required path is blocked, intercepted or broken (warnings too with --strict)
   2  bad input: usage, an unknown role, a malformed host or profile
-  3  the tool itself failed";
+  3  the tool itself failed
+  With --format nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (bad input included)";
 
 /// Checks the network paths of a MailStore Service Provider Edition deployment: which
 /// required ports are blocked, and which are intercepted by antivirus or UTM proxies.
@@ -46,6 +47,31 @@ pub enum Command {
     /// A whole deployment on loopback: responders, an intercepting relay, a closed port,
     /// and the checks of several roles against them.
     Demo(DemoArgs),
+    /// Merge the JSON reports of many hosts into the deployment's view: a matrix of targets
+    /// by source hosts, the problems, and what only a merge can see.
+    #[command(after_help = REPORT_AFTER_HELP)]
+    Report(ReportArgs),
+    /// What a verdict or finding of the report means, what causes it, and how to fix it.
+    Explain(ExplainArgs),
+    /// Print the shell completion script (e.g. `mssp-check completions bash > /etc/bash_completion.d/mssp-check`).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff; e.g. `mssp-check man | man -l -`).
+    Man,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// A verdict (refused, intercepted, …) or a finding (cert-expiring, local-root, …), as
+    /// the report prints it; without one, the list of all.
+    #[arg(value_name = "VERDICT|FINDING")]
+    pub word: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,6 +107,10 @@ pub enum Format {
     Junit,
     /// Markdown for a support ticket
     Markdown,
+    /// Prometheus text, for the textfile collector of the node or Windows exporter
+    Prometheus,
+    /// a monitoring plugin (Nagios, Icinga, Checkmk, PRTG): status line, perfdata, exit 0-3
+    Nagios,
 }
 
 /// Formats of `mssp-check profiles`.
@@ -191,6 +221,10 @@ pub struct CheckArgs {
     /// Do not use any proxy, not even the system's.
     #[arg(long, conflicts_with = "proxy", help_heading = "Interception")]
     pub no_proxy: bool,
+    /// Warn when a certificate of a TLS path expires within DAYS (SPE pins thumbprints, so a
+    /// renewal must be seen coming) [default: 30].
+    #[arg(long, value_name = "DAYS", help_heading = "Interception")]
+    pub expiry_warning: Option<u32>,
     /// The port the canary tries.
     #[arg(
         long,
@@ -199,6 +233,19 @@ pub struct CheckArgs {
         help_heading = "Interception"
     )]
     pub canary_port: u16,
+
+    /// Check only these ports of the port tables (before --port-offset), e.g. `--only 8471,8472`;
+    /// the rest are reported as skipped.
+    #[arg(
+        long,
+        value_name = "PORTS",
+        conflicts_with = "skip",
+        help_heading = "Targets"
+    )]
+    pub only: Option<String>,
+    /// Leave these ports of the port tables out, e.g. `--skip 110,995`.
+    #[arg(long, value_name = "PORTS", help_heading = "Targets")]
+    pub skip: Option<String>,
 
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Table, help_heading = "Output")]
@@ -209,9 +256,12 @@ pub struct CheckArgs {
     /// Treat warnings (optional paths, untrusted external certificates) as failures.
     #[arg(long, help_heading = "Output")]
     pub strict: bool,
-    /// More detail on stderr (-v, -vv).
+    /// More detail: the phase timings of each row in the table, and logs on stderr (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+    /// Only the paths that fail or warn in the table (the summary stays).
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -308,6 +358,59 @@ pub struct ListenArgs {
     /// Load the port tables from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub profiles: Option<PathBuf>,
+}
+
+const REPORT_AFTER_HELP: &str = "\
+Examples:
+  mssp-check report reports/                        # every *.json in the directory
+  mssp-check report mgmt01.json ih01.json cas01.json --site site.toml
+  mssp-check report reports/ --format html > deployment.html
+
+Exit codes:
+  0  every required path of every report is ok, and the merge found nothing
+  1  a required path failed, or the merge found cert-differs, blocked-from-some or
+     listens-but-blocked (with --strict: any warning, a host that never reported, a path
+     that no report covers)
+  2  bad input: an unreadable, oversized or non-JSON file, a file of another schema, no
+     report at all, a malformed site file
+  3  the tool itself failed";
+
+/// Formats of `mssp-check report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DeploymentFormat {
+    /// the matrix and the problems, for a terminal
+    #[default]
+    Table,
+    /// for pasting into a ticket
+    Markdown,
+    /// one JSON document (schema mssp-check/deployment/1)
+    Json,
+    /// JUnit XML: one testsuite per source host, and one for the merge's findings
+    Junit,
+    /// one self-contained HTML file (no external scripts, fonts or styles)
+    Html,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// JSON reports of `mssp-check --format json`, or directories of them (their *.json
+    /// files, not recursive, in name order).
+    #[arg(value_name = "FILE|DIR", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The site file the hosts were checked with: names the hosts that never reported and
+    /// the required paths between site hosts that no report covers.
+    #[arg(long, value_name = "FILE")]
+    pub site: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DeploymentFormat::Table)]
+    pub format: DeploymentFormat,
+    /// Colour in the table.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// Treat warnings (optional paths, hosts that never reported, uncovered paths) as
+    /// failures.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -154,6 +154,14 @@ pub enum Outcome {
     Completed,
     /// Ctrl-C ended the run before this probe finished.
     Cancelled,
+    /// Left out by `--only PORTS` or `--skip PORTS` (named in `by`).
+    Excluded {
+        by: &'static str,
+    },
+    /// The probe's task failed inside this tool (a panic): not an answer of the network.
+    Internal {
+        detail: String,
+    },
     /// The probe exceeded its overall deadline while in `phase`.
     Deadline {
         phase: Phase,
@@ -206,6 +214,18 @@ pub struct CertInfo {
     pub self_signed: bool,
 }
 
+impl CertInfo {
+    /// When the certificate expires; `None` when the date was not readable (recorded empty).
+    #[must_use]
+    pub fn not_after_time(&self) -> Option<time::OffsetDateTime> {
+        time::OffsetDateTime::parse(
+            &self.not_after,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()
+    }
+}
+
 /// What the TLS handshake established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFacts {
@@ -253,6 +273,19 @@ pub struct E2eSeen {
     pub tail: Option<String>,
     /// The nonce this probe sent, if any.
     pub nonce: Option<String>,
+}
+
+/// The independent connect attempts to one address (each a fresh socket with the kernel's
+/// own SYN retransmissions), so that one lost SYN or SYN-ACK never reads as a firewall drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectTries {
+    /// Attempts started.
+    pub attempts: u32,
+    /// How long the first attempt waited in all.
+    pub waited: Duration,
+    /// Silence was called before the timeout, because hosts behind the same route answer
+    /// within this (their slowest answer).
+    pub early: Option<Duration>,
 }
 
 /// Time spent in each phase.
@@ -305,5 +338,12 @@ pub struct Observation {
     pub local_addr: Option<SocketAddr>,
     /// What an `mssp-check listen` responder stated inside the session, if one answered.
     pub e2e: Option<E2eSeen>,
+    /// How the TCP connect went: independent attempts, and whether silence was called early.
+    pub connect_tries: Option<ConnectTries>,
+    /// Connections that waited for a TLS answer (2 when the first stayed silent and a fresh
+    /// one raced it).
+    pub tls_connections: u8,
+    /// 2 when the probe connected and then heard nothing twice, on two connections.
+    pub stalls: u8,
     pub timings: Timings,
 }

@@ -1,12 +1,11 @@
-//! Roles × targets → what to probe. No I/O: names are resolved by the runner, and
-//! [`expand`] turns the answers into [`Job`]s.
+//! Roles × targets → what to probe. No I/O: the runner resolves each name, and [`jobs_for`]
+//! turns its answer into [`Job`]s.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{flag_for, Host, HostSpec, PathSpec, RunConfig};
+use crate::config::{flag_for, HostSpec, PathSpec, RunConfig};
 use crate::observation::{DnsFailure, Observation, Outcome, Timings};
 use crate::probe::Job;
 
@@ -16,6 +15,8 @@ pub struct Planned {
     pub path: Arc<PathSpec>,
     pub host: Option<HostSpec>,
     pub port: u16,
+    /// Left out by `--only` or `--skip` (the flag's name).
+    pub excluded: Option<&'static str>,
 }
 
 /// The answer for one name.
@@ -29,11 +30,13 @@ pub fn plan(cfg: &RunConfig) -> Vec<Planned> {
         let path = Arc::new(path.clone());
         let hosts = cfg.targets.for_path(&path);
         let default_port = path.port.saturating_add(cfg.port_offset);
-        if hosts.is_empty() {
+        let excluded = cfg.excluded(path.port);
+        if hosts.is_empty() || excluded.is_some() {
             out.push(Planned {
                 path,
                 host: None,
                 port: default_port,
+                excluded,
             });
             continue;
         }
@@ -42,91 +45,78 @@ pub fn plan(cfg: &RunConfig) -> Vec<Planned> {
                 path: Arc::clone(&path),
                 port: host.port.unwrap_or(default_port),
                 host: Some(host),
+                excluded: None,
             });
         }
     }
     out
 }
 
-/// The names to resolve, each once.
+/// The observation of a path that has no target: skipped, naming the flag that would test it.
 #[must_use]
-pub fn names(planned: &[Planned]) -> Vec<String> {
-    let mut v: Vec<String> = planned
-        .iter()
-        .filter_map(|p| match p.host.as_ref().map(|h| &h.host) {
-            Some(Host::Name(n)) => Some(n.clone()),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v.dedup();
-    v
+pub fn skipped(p: &Planned) -> Observation {
+    Observation {
+        path: Arc::clone(&p.path),
+        host: None,
+        port: p.port,
+        address: None,
+        local_target: false,
+        other_attempts: Vec::new(),
+        outcome: match p.excluded {
+            Some(by) => Outcome::Excluded { by },
+            None => Outcome::Skipped {
+                flag: flag_for(&p.path),
+            },
+        },
+        tls: None,
+        dialogue: None,
+        dialogue_failure: None,
+        protocol_end: None,
+        http: None,
+        canary: None,
+        via_proxy: None,
+        local_addr: None,
+        e2e: None,
+        connect_tries: None,
+        tls_connections: 0,
+        stalls: 0,
+        timings: Timings::default(),
+    }
 }
 
-/// Turns planned paths and DNS answers into jobs; skipped paths and DNS failures become
-/// observations at once.
-#[must_use]
-pub fn expand(
-    planned: &[Planned],
-    answers: &BTreeMap<String, Resolution>,
+/// The jobs of one planned path to `host`, from its name's answer (`resolved`: the addresses
+/// and how long the lookup took, `None` for an address literal): one job that tries every
+/// address, or one per address (`--all-addresses`, and my.mailstore.com always). A name that
+/// did not resolve is an observation at once.
+///
+/// # Errors
+/// The `dns` observation of a name that did not resolve.
+pub fn jobs_for(
+    p: &Planned,
+    host: &HostSpec,
+    resolved: (Result<Vec<IpAddr>, DnsFailure>, Option<Duration>),
     all_addresses: bool,
-) -> (Vec<Job>, Vec<Observation>) {
-    let mut jobs = Vec::new();
-    let mut done = Vec::new();
-    for p in planned {
-        let Some(host) = &p.host else {
-            done.push(Observation {
-                path: Arc::clone(&p.path),
-                host: None,
-                port: p.port,
-                address: None,
-                local_target: false,
-                other_attempts: Vec::new(),
-                outcome: Outcome::Skipped {
-                    flag: flag_for(&p.path),
-                },
-                tls: None,
-                dialogue: None,
-                dialogue_failure: None,
-                protocol_end: None,
-                http: None,
-                canary: None,
-                via_proxy: None,
-                local_addr: None,
-                e2e: None,
-                timings: Timings::default(),
-            });
-            continue;
-        };
-        let (addrs, dns_time) = match &host.host {
-            Host::Ip(ip) => (Ok(vec![*ip]), None),
-            Host::Name(n) => match answers.get(n) {
-                Some((r, t)) => (r.clone(), Some(*t)),
-                None => (Err(DnsFailure::Other("not resolved".into())), None),
-            },
-        };
-        let job = Job {
-            path: Arc::clone(&p.path),
-            host: host.clone(),
-            port: p.port,
-            addrs: Vec::new(),
-            dns_time,
-            proxy: None,
-        };
-        match addrs {
-            Err(f) => done.push(job.observe(Outcome::Dns(f), None)),
-            Ok(addrs) if all_addresses || p.path.all_addresses => {
-                for ip in addrs {
-                    jobs.push(Job {
-                        addrs: vec![ip],
-                        ..job.clone()
-                    });
-                }
-            }
-            Ok(addrs) => jobs.push(Job { addrs, ..job }),
-        }
+) -> Result<Vec<Job>, Box<Observation>> {
+    let (addrs, dns_time) = resolved;
+    let job = Job {
+        path: Arc::clone(&p.path),
+        host: host.clone(),
+        port: p.port,
+        addrs: Vec::new(),
+        dns_time,
+        proxy: None,
+    };
+    match addrs {
+        Err(f) => Err(Box::new(job.observe(Outcome::Dns(f), None))),
+        Ok(addrs) if all_addresses || p.path.all_addresses => Ok(addrs
+            .into_iter()
+            .map(|ip| Job {
+                addrs: vec![ip],
+                ..job.clone()
+            })
+            .collect()),
+        Ok(addrs) => Ok(vec![Job { addrs, ..job }]),
     }
-    (jobs, done)
 }
 
 #[cfg(test)]
@@ -146,17 +136,27 @@ mod tests {
     #[test]
     fn missing_targets_are_skipped_with_their_flag() {
         let planned = plan(&cfg("--role ih --mgmt mgmt01"));
-        let (jobs, done) = expand(&planned, &BTreeMap::new(), false);
-        assert!(jobs.is_empty(), "mgmt01 unresolved: no job");
-        let skipped: Vec<_> = done
+        let skipped: Vec<_> = planned
             .iter()
-            .filter_map(|o| match o.outcome {
+            .filter(|p| p.host.is_none())
+            .filter_map(|p| match skipped(p).outcome {
                 Outcome::Skipped { flag } => Some(flag),
                 _ => None,
             })
             .collect();
         assert!(skipped.contains(&"--imap") && skipped.contains(&"--ldap"));
-        assert_eq!(done.len(), 9);
+        assert_eq!(skipped.len(), 7);
+        let mgmt = planned.iter().find(|p| p.host.is_some()).expect("mgmt01");
+        let failed = jobs_for(
+            mgmt,
+            mgmt.host.as_ref().expect("host"),
+            (Err(DnsFailure::NxDomain), Some(Duration::ZERO)),
+            false,
+        );
+        let Err(obs) = failed else {
+            panic!("a name that did not resolve has no job")
+        };
+        assert_eq!(obs.outcome, Outcome::Dns(DnsFailure::NxDomain));
     }
 
     #[test]
@@ -175,18 +175,24 @@ mod tests {
     #[test]
     fn mailstore_probes_every_address() {
         let planned = plan(&cfg("--role mgmt --ih 127.0.0.1"));
-        let mut answers = BTreeMap::new();
         let two: Vec<IpAddr> = vec![
             "127.0.0.2".parse().expect("ip"),
             "127.0.0.3".parse().expect("ip"),
         ];
-        answers.insert("my.mailstore.com".to_string(), (Ok(two), Duration::ZERO));
-        let (jobs, _) = expand(&planned, &answers, false);
-        let ms: Vec<_> = jobs
+        let ms = planned
             .iter()
-            .filter(|j| j.path.id == "multi-443-mgmt-mailstore")
-            .collect();
-        assert_eq!(ms.len(), 2);
-        assert!(ms.iter().all(|j| j.addrs.len() == 1));
+            .find(|p| p.path.id == "multi-443-mgmt-mailstore")
+            .expect("planned");
+        let host = ms.host.as_ref().expect("built in");
+        let jobs = jobs_for(ms, host, (Ok(two.clone()), None), false).expect("jobs");
+        assert_eq!(jobs.len(), 2);
+        assert!(jobs.iter().all(|j| j.addrs.len() == 1));
+        let ih = planned
+            .iter()
+            .find(|p| p.path.id == "multi-8472-mgmt-ih")
+            .expect("planned");
+        let one =
+            jobs_for(ih, ih.host.as_ref().expect("host"), (Ok(two), None), false).expect("jobs");
+        assert_eq!(one.len(), 1, "one job tries every address of a name");
     }
 }

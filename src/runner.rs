@@ -1,140 +1,404 @@
-//! Runs every probe of a run at once, bounded by `--concurrency`, and every DNS lookup
-//! once. Ctrl-C cancels what has not finished; finishing order never shows in results.
+//! Runs a check: one task per planned path, all at once, bounded by `--concurrency`. Each task
+//! resolves its name through a cache shared by the run (each name once), probes every address,
+//! asks the canary when the path needs it, and probes my.mailstore.com through the proxy too.
+//! A run lasts as long as its slowest path, not the sum of phases. A stop (Ctrl-C, SIGTERM)
+//! ends every unfinished path as `Cancelled`; a task that panics is an internal error of its
+//! path only. Finishing order never shows in the results.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::observation::{Observation, Outcome};
-use crate::plan::Resolution;
+use crate::config::proxy::ProxySetting;
+use crate::config::{Host, HostSpec, Target};
+use crate::observation::{Canary, DnsFailure, Observation, Outcome};
+use crate::plan::Planned;
 use crate::probe::connector::Connector;
 use crate::probe::dns::Dns;
+use crate::probe::proxy::ProxyConnector;
 use crate::probe::{self, canary, Job, ProbeContext};
 
-/// Resolves each name once, all at the same time. Also returns the notes of names that only
-/// the operating system's resolver knew, in name order.
-pub async fn resolve_all(
-    dns: Arc<Dns>,
-    names: Vec<String>,
-) -> (BTreeMap<String, Resolution>, Vec<String>) {
-    let mut set = JoinSet::new();
-    for name in names {
-        let dns = Arc::clone(&dns);
-        set.spawn(async move {
-            let t = Instant::now();
-            let (r, note) = dns.resolve_like_os(&name).await;
-            (name, (r, t.elapsed()), note)
-        });
-    }
-    let mut out = BTreeMap::new();
-    let mut notes = BTreeMap::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok((name, r, note)) = joined {
-            if let Some(n) = note {
-                notes.insert(name.clone(), n);
-            }
-            out.insert(name, r);
-        }
-    }
-    (out, notes.into_values().collect())
+/// A name's answer, shared by every path that names it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub result: Result<Vec<IpAddr>, DnsFailure>,
+    pub took: Duration,
+    /// Set when only the operating system's resolver knew the name.
+    pub note: Option<String>,
 }
 
-/// Runs `jobs`, at most `concurrency` at once. The result has one observation per job, in
-/// the order of `jobs`.
-pub async fn run_jobs<C: Connector>(
-    ctx: Arc<ProbeContext<C>>,
-    jobs: Vec<Job>,
-    concurrency: usize,
+/// Each name resolved once per run, on first use.
+#[derive(Debug)]
+pub struct Names {
+    dns: Dns,
+    cells: Mutex<HashMap<String, Arc<OnceCell<Answer>>>>,
+}
+
+impl Names {
+    #[must_use]
+    pub fn new(dns: Dns) -> Self {
+        Self {
+            dns,
+            cells: Mutex::default(),
+        }
+    }
+
+    /// The answer for `name`: looked up by the first caller, shared with the rest.
+    pub async fn get(&self, name: &str) -> Answer {
+        let cell = {
+            let mut cells = self
+                .cells
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(cells.entry(name.to_string()).or_default())
+        };
+        cell.get_or_init(|| async {
+            let t = Instant::now();
+            let (result, note) = self.dns.resolve_like_os(name).await;
+            Answer {
+                result,
+                took: t.elapsed(),
+                note,
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// The notes of names that only the operating system's resolver knew, in name order.
+    #[must_use]
+    pub fn notes(&self) -> Vec<String> {
+        let cells = self
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sorted: BTreeMap<&String, &Arc<OnceCell<Answer>>> = cells.iter().collect();
+        sorted
+            .values()
+            .filter_map(|c| c.get().and_then(|a| a.note.clone()))
+            .collect()
+    }
+}
+
+/// The canary port of each address, asked once per run.
+#[derive(Debug, Default)]
+struct Canaries {
+    cells: Mutex<HashMap<IpAddr, Arc<OnceCell<Canary>>>>,
+}
+
+impl Canaries {
+    async fn get<C: Connector>(&self, ctx: &ProbeContext<C>, ip: IpAddr, port: u16) -> Canary {
+        let cell = {
+            let mut cells = self
+                .cells
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(cells.entry(ip).or_default())
+        };
+        cell.get_or_init(|| {
+            canary::probe(
+                &ctx.connector,
+                std::net::SocketAddr::new(ip, port),
+                ctx.timeout,
+            )
+        })
+        .await
+        .clone()
+    }
+}
+
+/// Everything the paths of one run share.
+pub struct Run<C: Connector> {
+    pub ctx: Arc<ProbeContext<C>>,
+    pub names: Names,
+    /// The HTTP proxy my.mailstore.com is also checked through.
+    pub proxy: Option<ProxySetting>,
+    pub judge: crate::verdict::Context,
+    pub canary_port: u16,
+    pub canary_always: bool,
+    pub all_addresses: bool,
+    canaries: Canaries,
+    limit: Semaphore,
+}
+
+impl<C: Connector> Run<C> {
+    #[must_use]
+    pub fn new(
+        ctx: Arc<ProbeContext<C>>,
+        names: Names,
+        judge: crate::verdict::Context,
+        concurrency: usize,
+    ) -> Self {
+        Self {
+            ctx,
+            names,
+            proxy: None,
+            judge,
+            canary_port: canary::DEFAULT_PORT,
+            canary_always: false,
+            all_addresses: false,
+            canaries: Canaries::default(),
+            limit: Semaphore::new(concurrency.max(1)),
+        }
+    }
+}
+
+/// Runs every planned path, each in its own task. The result holds every path's
+/// observations, in the order of `planned`.
+pub async fn run<C: Connector>(
+    run: Arc<Run<C>>,
+    planned: Vec<Planned>,
     cancel: CancellationToken,
 ) -> Vec<Observation> {
-    let limit = Arc::new(Semaphore::new(concurrency.max(1)));
-    ctx.progress.add(jobs.len());
+    run.ctx
+        .progress
+        .add(planned.iter().filter(|p| p.host.is_some()).count());
     let mut set = JoinSet::new();
-    for (i, job) in jobs.iter().cloned().enumerate() {
-        let ctx = Arc::clone(&ctx);
-        let limit = Arc::clone(&limit);
+    let mut ids = HashMap::new();
+    for (i, p) in planned.iter().cloned().enumerate() {
+        let run = Arc::clone(&run);
         let cancel = cancel.clone();
-        set.spawn(async move {
+        let handle = set.spawn(async move {
+            let counted = p.host.is_some();
             let obs = tokio::select! {
                 biased;
-                () = cancel.cancelled() => job.observe(Outcome::Cancelled, None),
-                obs = async {
-                    let Ok(_permit) = limit.acquire().await else {
-                        return job.observe(Outcome::Cancelled, None);
-                    };
-                    probe::run(&ctx, &job).await
-                } => obs,
+                () = cancel.cancelled() => vec![unfinished(&p, Outcome::Cancelled)],
+                obs = one_path(&run, &p) => obs,
             };
+            if counted {
+                run.ctx.progress.finish_one();
+            }
             (i, obs)
         });
+        ids.insert(handle.id(), i);
     }
-    let mut slots: Vec<Option<Observation>> = vec![None; jobs.len()];
-    while let Some(joined) = set.join_next().await {
+    let mut slots: Vec<Option<Vec<Observation>>> = vec![None; planned.len()];
+    while let Some(joined) = set.join_next_with_id().await {
         match joined {
-            Ok((i, obs)) => {
-                ctx.progress.finish_one();
-                slots[i] = Some(obs);
+            Ok((_, (i, obs))) => slots[i] = Some(obs),
+            Err(e) => {
+                let Some(&i) = ids.get(&e.id()) else { continue };
+                let detail = if e.is_panic() {
+                    format!(
+                        "the probe's task panicked: {}",
+                        panic_text(e.into_panic().as_ref())
+                    )
+                } else {
+                    "the probe's task was cancelled".to_string()
+                };
+                tracing::error!("path {}: {detail}", planned[i].path.id);
+                run.ctx.progress.finish_one();
+                slots[i] = Some(vec![unfinished(&planned[i], Outcome::Internal { detail })]);
             }
-            Err(e) => tracing::error!("a probe task failed: {e}"),
         }
     }
     slots
         .into_iter()
-        .zip(jobs)
-        .map(|(o, job)| o.unwrap_or_else(|| job.observe(Outcome::Cancelled, None)))
+        .zip(&planned)
+        .flat_map(|(o, p)| o.unwrap_or_else(|| vec![unfinished(p, Outcome::Cancelled)]))
         .collect()
 }
 
-/// Tries the canary port on the address of every observation marked in `wanted`, once per
-/// address, all at once, and records the answer in those observations.
-pub async fn run_canaries<C: Connector>(
-    ctx: &Arc<ProbeContext<C>>,
-    observations: &mut [Observation],
-    wanted: &[bool],
-    port: u16,
-) {
-    let mut ips: Vec<std::net::IpAddr> = observations
-        .iter()
-        .zip(wanted)
-        .filter(|(_, w)| **w)
-        .filter_map(|(o, _)| o.address.map(|a| a.ip()))
-        .collect();
-    ips.sort_unstable();
-    ips.dedup();
-    let mut set = JoinSet::new();
-    for ip in ips {
-        let ctx = Arc::clone(ctx);
-        set.spawn(async move {
-            let addr = std::net::SocketAddr::new(ip, port);
-            (ip, canary::probe(&ctx.connector, addr, ctx.timeout).await)
-        });
-    }
-    let mut answers = BTreeMap::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok((ip, c)) = joined {
-            answers.insert(ip, c);
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
+}
+
+/// An observation of a planned path that never got to (or back from) the network.
+fn unfinished(p: &Planned, outcome: Outcome) -> Observation {
+    match &p.host {
+        Some(host) => Job {
+            path: Arc::clone(&p.path),
+            host: host.clone(),
+            port: p.port,
+            addrs: Vec::new(),
+            dns_time: None,
+            proxy: None,
         }
-    }
-    for (o, w) in observations.iter_mut().zip(wanted) {
-        if *w {
-            o.canary = o.address.and_then(|a| answers.get(&a.ip()).cloned());
-        }
+        .observe(outcome, None),
+        None => crate::plan::skipped(p),
     }
 }
 
+/// One path: its name, its probes (direct, and through the proxy for my.mailstore.com), its
+/// canaries.
+async fn one_path<C: Connector>(run: &Run<C>, p: &Planned) -> Vec<Observation> {
+    let Some(host) = &p.host else {
+        return vec![crate::plan::skipped(p)];
+    };
+    let resolved = match &host.host {
+        Host::Ip(ip) => (Ok(vec![*ip]), None),
+        Host::Name(n) => {
+            let a = run.names.get(n).await;
+            (a.result, Some(a.took))
+        }
+    };
+    let jobs = crate::plan::jobs_for(p, host, resolved, run.all_addresses);
+    let direct = async {
+        let mut out = Vec::new();
+        match jobs {
+            Err(failed) => out.push(*failed),
+            Ok(jobs) => {
+                let mut set = Vec::new();
+                for job in jobs {
+                    set.push(async move { probe_with_canary(run, job).await });
+                }
+                out.extend(join_all(set).await);
+            }
+        }
+        out
+    };
+    let proxied = async {
+        match (&run.proxy, p.path.target) {
+            // Boxed: only this path needs the room of a second probe.
+            (Some(proxy), Target::Mailstore) => {
+                Some(Box::pin(through_proxy(run, p, host, proxy)).await)
+            }
+            _ => None,
+        }
+    };
+    let (mut out, proxied) = tokio::join!(direct, proxied);
+    out.extend(proxied);
+    out
+}
+
+/// Awaits every future at once, keeping their order.
+pub(crate) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> =
+        std::iter::repeat_with(|| None).take(pinned.len()).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// One address of a path: the probe under the concurrency limit, then the canary when the
+/// verdict module wants it.
+async fn probe_with_canary<C: Connector>(run: &Run<C>, job: Job) -> Observation {
+    let Ok(_permit) = run.limit.acquire().await else {
+        return job.observe(Outcome::Cancelled, None);
+    };
+    // Boxed where reached: a task waiting for its turn holds only a few bytes, so that
+    // thousands of paths cost little memory before they run.
+    let mut obs = Box::pin(probe::run(&run.ctx, &job)).await;
+    if stalled(&obs) {
+        // Connected, then silence: one lost segment on a lossy link (after a lost SYN-ACK
+        // the kernel's retransmission timer starts at a second) must not read as a hung
+        // service. A fresh connection asks again; only a second silence stands.
+        let again = Box::pin(probe::run(&run.ctx, &job)).await;
+        if stalled(&again) {
+            obs.stalls = 2;
+        } else {
+            obs = again;
+        }
+    }
+    if crate::verdict::needs_canary(&obs, &run.judge, run.canary_always) {
+        if let Some(ip) = obs.address.map(|a| a.ip()) {
+            obs.canary = Some(run.canaries.get(&run.ctx, ip, run.canary_port).await);
+        }
+    }
+    obs
+}
+
+/// A probe that connected and then heard nothing more in time (not one that got an answer,
+/// however unwelcome): worth asking once more on a fresh connection. A TLS silence was
+/// already confirmed on a second connection by the probe itself.
+fn stalled(obs: &Observation) -> bool {
+    use crate::observation::{ProtocolEnd, TlsFailure};
+    let connected = obs.timings.connect.is_some()
+        && matches!(
+            obs.outcome,
+            Outcome::Completed | Outcome::Deadline { .. } | Outcome::Tls(_)
+        );
+    connected
+        && obs.tls_connections < 2
+        && (matches!(
+            obs.outcome,
+            Outcome::Deadline { .. } | Outcome::Tls(TlsFailure::TimedOut)
+        ) || matches!(
+            obs.protocol_end,
+            Some(ProtocolEnd::TimedOut { .. } | ProtocolEnd::Tls(TlsFailure::TimedOut))
+        ))
+}
+
+/// my.mailstore.com once more through the configured HTTP proxy, as MailStore itself goes
+/// when a system proxy is set.
+async fn through_proxy<C: Connector>(
+    run: &Run<C>,
+    p: &Planned,
+    host: &HostSpec,
+    proxy: &ProxySetting,
+) -> Observation {
+    let (addrs, dns_time) = match &proxy.host.host {
+        Host::Ip(ip) => (Ok(vec![*ip]), None),
+        Host::Name(n) => {
+            let a = run.names.get(n).await;
+            (a.result, Some(a.took))
+        }
+    };
+    let job = Job {
+        path: Arc::clone(&p.path),
+        host: host.clone(),
+        port: p.port,
+        addrs: addrs.clone().unwrap_or_default(),
+        dns_time,
+        proxy: Some((proxy.host.port.unwrap_or(8080), proxy.url())),
+    };
+    if let Err(f) = addrs {
+        return job.observe(Outcome::Dns(f), None);
+    }
+    let ctx = ProbeContext {
+        connector: Arc::new(ProxyConnector {
+            inner: Arc::clone(&run.ctx.connector),
+            target: format!("{}:{}", host.display_host(), p.port),
+        }),
+        tls: Arc::clone(&run.ctx.tls),
+        timeout: run.ctx.timeout,
+        token: run.ctx.token.clone(),
+        progress: Arc::clone(&run.ctx.progress),
+        routes: Arc::clone(&run.ctx.routes),
+    };
+    let Ok(_permit) = run.limit.acquire().await else {
+        return job.observe(Outcome::Cancelled, None);
+    };
+    probe::run(&ctx, &job).await
+}
+
 /// Raises the open-files limit as far as allowed and returns the concurrency that fits,
-/// with a note when it had to shrink.
+/// with a note when it had to shrink. Each path may hold several sockets at once (its
+/// independent connect attempts, a second TLS connection, the canary).
 #[must_use]
 pub fn fit_concurrency(wanted: usize) -> (usize, Option<String>) {
     #[cfg(unix)]
     {
-        // Each probe holds one socket; keep room for the runtime, DNS and stdio.
+        // Keep room for the runtime, DNS and stdio.
         const RESERVE: u64 = 64;
-        let want = wanted as u64 + RESERVE;
+        let per_path = u64::from(probe::attempts::MAX_ATTEMPTS) + 2;
+        let want = wanted as u64 * per_path + RESERVE;
         let have = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
             Ok((soft, _)) if soft >= want => return (wanted, None),
             Ok((soft, hard)) => {
@@ -146,16 +410,66 @@ pub fn fit_concurrency(wanted: usize) -> (usize, Option<String>) {
         if have >= want {
             return (wanted, None);
         }
-        let fits = usize::try_from(have.saturating_sub(RESERVE).max(1)).unwrap_or(1);
+        let fits = usize::try_from((have.saturating_sub(RESERVE) / per_path).max(1)).unwrap_or(1);
+        let probes = if fits == 1 { "probe" } else { "probes" };
         (
             fits,
             Some(format!(
-                "--concurrency {wanted} needs {want} open files but this process may open only {have}; running {fits} probes at a time"
+                "--concurrency {wanted} needs {want} open files ({per_path} per path) but this process may open only {have}; running {fits} {probes} at a time"
             )),
         )
     }
     #[cfg(not(unix))]
     {
         (wanted, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path waiting for its turn must stay small: 5,000 of them wait at once.
+    #[test]
+    fn a_waiting_path_is_small() {
+        let ctx = Arc::new(ProbeContext {
+            connector: Arc::new(crate::probe::connector::TcpConnector),
+            tls: Arc::new(crate::probe::tls::TlsContext::new(&[]).expect("tls")),
+            timeout: Duration::from_secs(1),
+            token: None,
+            progress: Arc::default(),
+            routes: Arc::default(),
+        });
+        let judge = crate::verdict::Context {
+            role_label: "mgmt",
+            hostname: "h".into(),
+            timeout: Duration::from_secs(1),
+            pins: Vec::new(),
+            signatures: crate::config::load_signatures(&[]).expect("signatures"),
+            token: None,
+            expiry: crate::verdict::Expiry::from_now(30),
+        };
+        let run = Run::new(
+            ctx,
+            Names::new(Dns::new(None, Duration::from_secs(1))),
+            judge,
+            1,
+        );
+        let cfg = crate::config::validate_check(
+            &<crate::cli::Cli as clap::Parser>::try_parse_from([
+                "mssp-check",
+                "--role",
+                "mgmt",
+                "--ih",
+                "127.0.0.1",
+            ])
+            .expect("parses")
+            .check,
+        )
+        .expect("valid");
+        let planned = crate::plan::plan(&cfg);
+        let p = planned.iter().find(|p| p.host.is_some()).expect("a path");
+        let size = std::mem::size_of_val(&one_path(&run, p));
+        assert!(size < 4096, "a waiting path holds {size} bytes");
     }
 }

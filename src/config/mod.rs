@@ -1,9 +1,12 @@
 //! Turns the command line and the profiles into one validated [`RunConfig`].
 
 pub mod firewall;
+pub mod found;
 pub mod host;
 pub mod listen;
+pub mod parse;
 pub mod pin;
+pub mod ports;
 pub mod profile;
 pub mod proxy;
 pub mod site;
@@ -13,12 +16,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{CheckArgs, ColorArg, Format, ModeArg, RoleArg};
+use crate::cli::{CheckArgs, ColorArg, Format};
 use crate::error::UsageError;
 use crate::intercept::signatures::Signatures;
 pub use firewall::{validate_firewall, FirewallConfig};
+pub use found::{validate_check_found, Found};
 pub use host::{Host, HostSpec};
 pub use listen::validate_listen;
+pub use parse::{mode_of, parse_dns_server, parse_duration, parse_duration_long, role_of};
+use ports::validate_ports_filter;
+pub use ports::PortsFilter;
 pub use profile::{Mode, PathSpec, Profiles, Role, Target, TargetFlag};
 
 /// The default target of the licensing path.
@@ -86,10 +93,21 @@ pub fn flag_for(path: &PathSpec) -> &'static str {
     }
 }
 
+/// `--expiry-warning` by default: time to renew a certificate and re-pin its thumbprint in
+/// SPE before it breaks.
+pub const EXPIRY_WARNING_DAYS: u32 = 30;
+
 /// Everything a check run needs, validated.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// The first role checked (it names the run); [`RunConfig::roles`] has them all.
     pub role: Role,
+    /// More roles this machine holds (found in the site file): checked in the same run.
+    pub extra_roles: Vec<Role>,
+    /// This machine as the site file names it, when it was found there.
+    pub site_name: Option<String>,
+    /// This machine's own addresses that a site name resolved to.
+    pub addresses: Vec<IpAddr>,
     pub modes: Vec<Mode>,
     pub targets: Targets,
     pub profiles: Profiles,
@@ -113,6 +131,14 @@ pub struct RunConfig {
     pub token: Option<Secret>,
     /// Report whether the role's inbound ports listen on this machine.
     pub check_inbound: bool,
+    /// `--only PORTS` / `--skip PORTS`: which ports of the tables are left out, and by which.
+    pub ports_filter: Option<(PortsFilter, Vec<u16>)>,
+    /// `--expiry-warning DAYS`.
+    pub expiry_warning_days: u32,
+    /// `-q`: the table shows only the paths that fail or warn.
+    pub quiet: bool,
+    /// `-v`: the table shows the phase timings of each row.
+    pub phases: bool,
 }
 
 /// A secret that never shows in `Debug` output or logs.
@@ -126,12 +152,31 @@ impl std::fmt::Debug for Secret {
 }
 
 impl RunConfig {
+    /// Whether `--only` / `--skip` leaves the table port `port` out, and which flag does.
+    #[must_use]
+    pub fn excluded(&self, port: u16) -> Option<&'static str> {
+        match &self.ports_filter {
+            Some((PortsFilter::Only, ports)) if !ports.contains(&port) => Some("--only"),
+            Some((PortsFilter::Skip, ports)) if ports.contains(&port) => Some("--skip"),
+            _ => None,
+        }
+    }
+
+    /// Every role this run checks.
+    #[must_use]
+    pub fn roles(&self) -> Vec<Role> {
+        std::iter::once(self.role)
+            .chain(self.extra_roles.iter().copied())
+            .collect()
+    }
+
     /// The paths this run checks, in profile order.
     pub fn paths(&self) -> impl Iterator<Item = &PathSpec> {
+        let roles = self.roles();
         self.profiles
             .all()
             .iter()
-            .filter(|p| p.source == self.role && self.modes.contains(&p.mode))
+            .filter(move |p| roles.contains(&p.source) && self.modes.contains(&p.mode))
     }
 }
 
@@ -140,6 +185,13 @@ impl RunConfig {
 /// # Errors
 /// A [`UsageError`] naming the input and what was expected.
 pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
+    validate_check_as(cli, None)
+}
+
+pub(crate) fn validate_check_as(
+    cli: &CheckArgs,
+    found: Option<Role>,
+) -> Result<RunConfig, UsageError> {
     let site = cli
         .site
         .as_ref()
@@ -147,11 +199,13 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         .transpose()?;
     let merged = site.as_ref().map(|s| s.fill(cli));
     let args = merged.as_ref().unwrap_or(cli);
-    let role = match args.role {
-        Some(r) => role_of(r),
-        None => {
+    let role = match (args.role, found) {
+        (Some(r), _) => role_of(r),
+        (None, Some(r)) => r,
+        (None, None) => {
             return Err(UsageError::new(
-                "--role is required; expected one of server, mgmt, ih, cas, adm, client \
+                "--role is required (or --site FILE, to find this machine's roles there); \
+                 expected one of server, mgmt, ih, cas, adm, client \
                  (e.g. mssp-check --role ih --mgmt mgmt01)",
             ))
         }
@@ -169,6 +223,12 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
     }
     let port_offset = args.port_offset.unwrap_or(0);
     targets.port_offset = port_offset;
+    let expiry_warning_days = args.expiry_warning.unwrap_or(EXPIRY_WARNING_DAYS);
+    if expiry_warning_days > 3650 {
+        return Err(UsageError::new(format!(
+            "--expiry-warning {expiry_warning_days}: expected 0-3650 days"
+        )));
+    }
     let dns_server = args
         .dns_server
         .as_deref()
@@ -208,8 +268,12 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         .map_or_else(|| MAILSTORE_HOST.to_string(), HostSpec::display_host);
     let proxy = proxy::detect(args.proxy.as_deref(), args.no_proxy, &mailstore_name)
         .map_err(|e| UsageError::new(e.to_string()))?;
+    let ports_filter = validate_ports_filter(args, role, &modes, &profiles)?;
     Ok(RunConfig {
         role,
+        extra_roles: Vec::new(),
+        site_name: None,
+        addresses: Vec::new(),
         modes,
         targets,
         profiles,
@@ -228,7 +292,11 @@ pub fn validate_check(cli: &CheckArgs) -> Result<RunConfig, UsageError> {
         canary_port: args.canary_port,
         proxy,
         token,
+        expiry_warning_days,
+        quiet: args.quiet,
+        phases: args.verbose > 0,
         check_inbound: true,
+        ports_filter,
     })
 }
 
@@ -248,7 +316,7 @@ pub fn load_signatures(files: &[PathBuf]) -> Result<Signatures, UsageError> {
 }
 
 /// `--port-offset` must not push a port of the role past 65535.
-fn validate_offset(
+pub(crate) fn validate_offset(
     role: Role,
     modes: &[Mode],
     profiles: &Profiles,
@@ -279,26 +347,6 @@ pub fn load_profiles(dir: Option<&PathBuf>) -> Result<Profiles, UsageError> {
         None => Profiles::embedded(),
     }
     .map_err(|e| UsageError::new(format!("profile {e}")))
-}
-
-#[must_use]
-pub fn role_of(r: RoleArg) -> Role {
-    match r {
-        RoleArg::Server => Role::Server,
-        RoleArg::Mgmt => Role::Mgmt,
-        RoleArg::Ih => Role::Ih,
-        RoleArg::Cas => Role::Cas,
-        RoleArg::Adm => Role::Adm,
-        RoleArg::Client => Role::Client,
-    }
-}
-
-#[must_use]
-pub fn mode_of(m: ModeArg) -> Mode {
-    match m {
-        ModeArg::Single => Mode::Single,
-        ModeArg::Multi => Mode::Multi,
-    }
 }
 
 fn host_flag(flag: &str, value: Option<&String>) -> Result<Option<HostSpec>, UsageError> {
@@ -350,7 +398,7 @@ fn validate_targets(args: &CheckArgs) -> Result<Targets, UsageError> {
 }
 
 /// The mode follows from the role; adm and client follow the peer flags (DESIGN §10).
-fn validate_modes(role: Role, t: &Targets) -> Result<Vec<Mode>, UsageError> {
+pub(crate) fn validate_modes(role: Role, t: &Targets) -> Result<Vec<Mode>, UsageError> {
     let need = |what: &str| {
         Err(UsageError::new(format!(
             "--role {} needs {what}",
@@ -430,64 +478,6 @@ fn validate_unused_flags(
         }
     }
     Ok(())
-}
-
-/// `5`, `5s`, `800ms`, `1.5s`, `2m`: a probe timeout, 1 ms to 10 min.
-///
-/// # Errors
-/// A message naming the input.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    parse_bounded(text, 600.0, "1ms to 10m")
-}
-
-/// A duration for `listen --duration`: the same forms and `h`, up to 24 hours.
-///
-/// # Errors
-/// A message naming the input.
-pub fn parse_duration_long(text: &str) -> Result<Duration, String> {
-    parse_bounded(text, 86_400.0, "1ms to 24h")
-}
-
-fn parse_bounded(text: &str, max_secs: f64, range: &str) -> Result<Duration, String> {
-    let shown = crate::sanitize::echo(text);
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{shown}' is not a duration; expected e.g. 5s, 800ms, 2m"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "'{shown}': unknown unit '{}'; expected ms, s, m or h",
-                crate::sanitize::echo(unit)
-            ))
-        }
-    };
-    if !(0.001..=max_secs).contains(&secs) {
-        return Err(format!("'{shown}' is out of range; expected {range}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-pub(crate) fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(sa) = text.parse::<SocketAddr>() {
-        return Ok(sa);
-    }
-    text.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| {
-            format!(
-                "'{}' is not an IP address; expected IP or IP:port",
-                crate::sanitize::echo(text)
-            )
-        })
 }
 
 #[cfg(test)]
@@ -574,6 +564,10 @@ mod tests {
             ),
             ("--role ih --mgmt m --timeout 5x", "unknown unit 'x'"),
             ("--role ih --mgmt m --timeout 0", "out of range"),
+            (
+                "--role ih --mgmt m --expiry-warning 4000",
+                "--expiry-warning 4000: expected 0-3650 days",
+            ),
             ("--role ih --mgmt m --concurrency 0", "--concurrency 0"),
             (
                 "--role ih --mgmt m --dns-server nope",

@@ -60,6 +60,7 @@ pub struct Options {
     pub port_offset: Option<u16>,
     pub all_addresses: Option<bool>,
     pub strict: Option<bool>,
+    pub expiry_warning: Option<u32>,
 }
 
 /// A whole site file.
@@ -117,6 +118,7 @@ impl Site {
             a.timeout.clone_from(&o.timeout);
         }
         a.concurrency = a.concurrency.or(o.concurrency);
+        a.expiry_warning = a.expiry_warning.or(o.expiry_warning);
         a.port_offset = a.port_offset.or(o.port_offset);
         if a.dns_server.is_none() {
             a.dns_server.clone_from(&o.dns_server);
@@ -188,9 +190,16 @@ mod tests {
     fn a_whole_site() {
         let s = Site::parse(
             Path::new("site.toml"),
-            "pins = [\"mgmt01:8471=ab\"]\nadmin_nets = [\"192.0.2.0/24\"]\n[hosts]\nmgmt = \"mgmt01\"\nih = [\"ih01\", \"ih02\"]\ncas = \"cas01\"\n[targets]\nimap = \"mail.example.com\"\n[options]\ntimeout = \"3s\"\n",
+            "pins = [\"mgmt01:8471=ab\"]\nadmin_nets = [\"192.0.2.0/24\"]\n[hosts]\nmgmt = \"mgmt01\"\nih = [\"ih01\", \"ih02\"]\ncas = \"cas01\"\n[targets]\nimap = \"mail.example.com\"\n[options]\ntimeout = \"3s\"\nexpiry_warning = 14\n",
         )
         .expect("parses");
+        assert_eq!(s.options.expiry_warning, Some(14));
+        let flags = CheckArgs {
+            expiry_warning: Some(7),
+            ..CheckArgs::default()
+        };
+        assert_eq!(s.fill(&flags).expiry_warning, Some(7), "flags win");
+        assert_eq!(s.fill(&CheckArgs::default()).expiry_warning, Some(14));
         assert_eq!(s.hosts.mgmt.as_deref(), Some("mgmt01"));
         assert_eq!(
             s.hosts.ih.map(OneOrMany::into_vec),

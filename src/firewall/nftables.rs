@@ -143,9 +143,10 @@ mod tests {
             }
             return;
         };
-        // Visible past the harness's capture; under CI (root, nftables installed) a failure.
+        // Visible past the harness's capture; under CI (root, nftables installed) a failure,
+        // except in the Windows build, whose tests CI runs under Wine (no nft there).
         assert!(
-            std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+            cfg!(windows) || std::env::var_os("CI").is_none_or(|v| v.is_empty()),
             "nft_accepts_every_role: {why} — CI must run it"
         );
         let _ = std::io::Write::write_all(

@@ -13,6 +13,11 @@ use tokio::net::TcpStream;
 pub trait Connector: Send + Sync + 'static {
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
+    /// A SYN-ACK of this connector comes from the far end's kernel within one round trip,
+    /// so the run's route times tell how long an answer can take ([`super::rtt`]). True for
+    /// plain TCP; not for a proxy tunnel, whose answer waits for the proxy's own connect.
+    const ROUTE_TIMES: bool = false;
+
     /// Connects; the caller bounds the time.
     fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send;
 
@@ -43,6 +48,7 @@ pub struct TcpConnector;
 
 impl Connector for TcpConnector {
     type Stream = TcpStream;
+    const ROUTE_TIMES: bool = true;
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
         let s = TcpStream::connect(addr).await?;

@@ -124,6 +124,8 @@ impl Dns {
         &self,
         name: &str,
     ) -> (Result<Vec<IpAddr>, DnsFailure>, Option<String>) {
+        // The whole lookup, fallback included, gets one timeout.
+        let started = tokio::time::Instant::now();
         let dns = self.resolve(name).await;
         let Err(failure) = &dns else {
             return (dns, None);
@@ -132,7 +134,8 @@ impl Dns {
         if !self.os_fallback || *failure == DnsFailure::Timeout {
             return (dns, None);
         }
-        match (self.os)(name, self.timeout).await {
+        let left = self.timeout.saturating_sub(started.elapsed());
+        match (self.os)(name, left).await {
             Some(addrs) => {
                 let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
                 let note = format!(
@@ -158,9 +161,9 @@ impl Dns {
             .resolver
             .as_ref()
             .map_err(|e| DnsFailure::Other(e.clone()))?;
-        // The resolver has its own timeout; this bound catches anything that hangs beyond it.
-        let limit = self.timeout * 2 + Duration::from_secs(1);
-        match tokio::time::timeout(limit, resolver.lookup_ip(name)).await {
+        // A and AAAA go out together (hickory's `Ipv4AndIpv6`); the lookup as a whole gets
+        // one timeout, whatever the resolver would retry (other servers, TCP after UDP).
+        match tokio::time::timeout(self.timeout, resolver.lookup_ip(name)).await {
             Err(_) => Err(DnsFailure::Timeout),
             Ok(Err(e)) => Err(classify(&e)),
             Ok(Ok(lookup)) => {

@@ -14,9 +14,12 @@ use crate::observation::E2eSeen;
 /// The longest statement line read on a TLS port.
 const MAX_LINE: usize = 1024;
 
-/// How long a TLS port is listened to for a statement: the responder waits
-/// `NONCE_WAIT_MS` for a nonce before it speaks.
+/// How long a TLS port is listened to for a statement when the probe sent a nonce: the
+/// responder waits `NONCE_WAIT_MS` for it before it speaks.
 const LISTEN: Duration = Duration::from_millis(e2e::NONCE_WAIT_MS + 500);
+/// Without a token the responder speaks right after the handshake: its statement comes
+/// within a few round trips — the handshake's own time tells how long one takes.
+const QUICK_MIN: Duration = Duration::from_millis(150);
 
 /// On a TLS-only port (847x): with a token, send the nonce; then read one line for a
 /// statement. A MailStore service says nothing and the wait ends. A TLS alert read in the
@@ -26,6 +29,7 @@ pub async fn listen<S, C>(
     stream: &mut S,
     ctx: &ProbeContext<C>,
     nonce: &str,
+    handshake: Option<Duration>,
 ) -> (Option<E2eSeen>, Option<std::io::Error>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -46,7 +50,12 @@ where
     let mut line = Vec::new();
     let mut buf = [0u8; 256];
     let mut error = None;
-    let wait = LISTEN.min(ctx.timeout);
+    let wait = if sent.is_some() {
+        LISTEN
+    } else {
+        (handshake.unwrap_or(LISTEN) * 3 + Duration::from_millis(50)).clamp(QUICK_MIN, LISTEN)
+    }
+    .min(ctx.timeout);
     let read = async {
         while line.len() < MAX_LINE && !line.contains(&b'\n') {
             match stream.read(&mut buf).await {

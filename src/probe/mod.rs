@@ -1,6 +1,7 @@
 //! Runs one probe: connect, TLS, protocol — recording phase timings into an [`Observation`].
 //! Probes judge nothing and print nothing.
 
+pub mod attempts;
 pub mod canary;
 pub mod connector;
 pub mod deadline;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod legacy;
 pub mod listening;
 pub mod proxy;
+pub mod rtt;
 pub mod starttls;
 pub mod tcp;
 pub mod tls;
@@ -47,6 +49,8 @@ pub struct ProbeContext<C> {
     pub token: Option<Vec<u8>>,
     /// Counts finished probes for the progress line.
     pub progress: Arc<crate::progress::Progress>,
+    /// How fast each route answers, learned during the run (shared by every probe).
+    pub routes: Arc<rtt::RouteTimes>,
 }
 
 /// One probe to run: a path, a host, and the addresses to try.
@@ -85,6 +89,9 @@ impl Job {
             via_proxy: self.proxy.as_ref().map(|p| p.1.clone()),
             local_addr: None,
             e2e: None,
+            connect_tries: None,
+            tls_connections: 0,
+            stalls: 0,
             timings: Timings {
                 dns: self.dns_time,
                 total: self.dns_time.unwrap_or_default(),
@@ -110,7 +117,15 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
     let addrs: Vec<SocketAddr> = job
         .addrs
         .iter()
-        .map(|ip| SocketAddr::new(*ip, job.proxy.as_ref().map_or(job.port, |p| p.0)))
+        .map(|ip| match &job.proxy {
+            Some((port, _)) => SocketAddr::new(*ip, *port),
+            // A link-local target's zone (`fe80::1%eth0`) goes into the address; validation
+            // already refused a zone this machine does not have.
+            None => job
+                .host
+                .socket_addr(*ip, job.port)
+                .unwrap_or_else(|_| SocketAddr::new(*ip, job.port)),
+        })
         .collect();
     let mut obs = job.observe(Outcome::Completed, addrs.first().copied());
 
@@ -120,23 +135,36 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         obs
     };
 
-    let (addr, stream, took) = match tcp::connect_first(&ctx.connector, &addrs, ctx.timeout).await {
-        Ok(ok) => ok,
+    let connected = attempts::connect(
+        &ctx.connector,
+        &addrs,
+        ctx.timeout,
+        &ctx.routes,
+        C::ROUTE_TIMES,
+    )
+    .await;
+    let (addr, stream, took) = match connected {
+        Ok((addr, stream, took, tries)) => {
+            obs.connect_tries = Some(tries);
+            (addr, stream, took)
+        }
         Err(mut failures) => {
-            let (addr, first) = if failures.is_empty() {
+            let (addr, first, tries) = if failures.is_empty() {
                 (
                     None,
                     ConnectFailure::Other {
                         detail: "no address to connect to".into(),
                     },
+                    None,
                 )
             } else {
-                let (a, f) = failures.remove(0);
-                (Some(a), f)
+                let (a, f, t) = failures.remove(0);
+                (Some(a), f, Some(t))
             };
             obs.address = addr;
             obs.local_target = addr.is_some_and(|a| ctx.connector.is_local(a.ip()));
-            obs.other_attempts = failures;
+            obs.other_attempts = failures.into_iter().map(|(a, f, _)| (a, f)).collect();
+            obs.connect_tries = tries;
             obs.timings.connect = Some(started.elapsed());
             return finish(obs, Outcome::Connect(first));
         }
@@ -150,10 +178,21 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
     let kind = job.path.probe;
     let conn = if kind.is_implicit_tls() {
         let t = Instant::now();
-        let r = deadline
-            .step(Phase::Tls, ctx.tls.handshake(stream, &name))
-            .await;
+        let hedged = handshake_hedged(ctx, stream, addr, &name);
+        let r = deadline.step(Phase::Tls, hedged).await;
         obs.timings.tls = Some(t.elapsed());
+        obs.tls_connections = 1;
+        let r = r.map(|(r, connections, local)| {
+            obs.tls_connections = connections;
+            if local.is_some() {
+                obs.local_addr = local;
+            }
+            r
+        });
+        if matches!(r, Err(to) if !to.overall) {
+            // Silent to the end: the second connection was opened and waited too.
+            obs.tls_connections = 2;
+        }
         match r {
             Err(to) if to.overall => return finish(obs, Outcome::Deadline { phase: to.phase }),
             Err(_) => return finish(obs, Outcome::Tls(TlsFailure::TimedOut)),
@@ -191,7 +230,7 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         ProbeKind::Tcp => None,
         ProbeKind::Tls => {
             if let Conn::Tls(mut s) = conn {
-                let (seen, error) = e2e::listen(&mut s, ctx, &nonce).await;
+                let (seen, error) = e2e::listen(&mut s, ctx, &nonce, obs.timings.tls).await;
                 obs.e2e = seen;
                 let requested = obs.tls.as_ref().is_some_and(|t| t.client_cert_requested);
                 obs.protocol_end = error
@@ -303,6 +342,48 @@ fn host_header(host: &HostSpec, port: u16) -> String {
         h
     } else {
         format!("{h}:{port}")
+    }
+}
+
+/// The TLS handshake, confirmed: when the server has not answered within half the step
+/// timeout, a second, independent connection starts its own handshake and the first answer
+/// on either wins — so that one lost segment never reads as "no TLS answer". Returns the
+/// result, how many connections it took, and the winner's local address when it was the
+/// second.
+async fn handshake_hedged<C: Connector>(
+    ctx: &ProbeContext<C>,
+    stream: C::Stream,
+    addr: SocketAddr,
+    name: &ServerName<'static>,
+) -> (
+    Result<
+        (
+            tokio_rustls::client::TlsStream<tls::Tap<C::Stream>>,
+            crate::observation::TlsFacts,
+        ),
+        TlsFailure,
+    >,
+    u8,
+    Option<SocketAddr>,
+) {
+    let first = ctx.tls.handshake(stream, name);
+    tokio::pin!(first);
+    let patience = ctx.timeout / 2;
+    tokio::select! {
+        r = &mut first => return (r, 1, None),
+        () = tokio::time::sleep(patience) => {}
+    }
+    let second = async {
+        let Ok(Ok(s)) = tokio::time::timeout(patience, ctx.connector.connect(addr)).await else {
+            // The second connection got no answer: it cannot decide anything.
+            return std::future::pending().await;
+        };
+        let local = C::local_addr(&s);
+        (ctx.tls.handshake(s, name).await, local)
+    };
+    tokio::select! {
+        r = &mut first => (r, 2, None),
+        (r, local) = second => (r, 2, local),
     }
 }
 

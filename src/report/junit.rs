@@ -65,6 +65,14 @@ fn case(row: &Row, strict: bool) -> String {
         Severity::Skip => {
             let _ = write!(body, "<skipped message=\"{}\"/>", xml(&j.reason));
         }
+        // Not a result: the run was stopped, which a CI system must not read as a pass.
+        Severity::Cancelled => {
+            let _ = write!(
+                body,
+                "<error type=\"cancelled\" message=\"{}\"/>",
+                xml(&j.reason)
+            );
+        }
         Severity::Warn | Severity::Pass => {
             let _ = write!(body, "<system-out>{}</system-out>", xml(&detail));
         }
@@ -97,14 +105,15 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let _ = writeln!(doc, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     let _ = writeln!(
         doc,
-        "<testsuites name=\"mssp-check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">",
-        s.total
+        "<testsuites name=\"mssp-check\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\" time=\"{time}\">",
+        s.total, s.cancelled
     );
     let _ = writeln!(
         doc,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{}\" time=\"{time}\" timestamp=\"{}\" hostname=\"{}\">",
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\" skipped=\"{}\" time=\"{time}\" timestamp=\"{}\" hostname=\"{}\">",
         xml(&name),
         s.total,
+        s.cancelled,
         s.skipped,
         xml(&m.started_at),
         xml(&m.hostname)

@@ -3,7 +3,9 @@
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod nagios;
 pub mod profiles;
+pub mod prometheus;
 pub mod table;
 
 use std::io::{self, Write};
@@ -21,6 +23,8 @@ pub struct Summary {
     pub failed: usize,
     pub warned: usize,
     pub skipped: usize,
+    /// Not finished: the run was stopped first.
+    pub cancelled: usize,
 }
 
 /// Facts about the run itself.
@@ -28,11 +32,19 @@ pub struct Summary {
 pub struct Meta {
     pub version: &'static str,
     pub role: Role,
+    /// Every role the run checked (a machine found in the site file may hold several).
+    pub roles: Vec<Role>,
+    /// The OS's own name for this machine (`hostname` is the site file's, when found there).
+    pub os_hostname: String,
+    /// This machine's own addresses that its site name resolved to.
+    pub addresses: Vec<std::net::IpAddr>,
     pub modes: Vec<Mode>,
     pub hostname: String,
     pub started_at: String,
     pub duration_ms: u64,
     pub strict: bool,
+    /// The run was stopped before every path finished, and by what.
+    pub stopped: Option<crate::stop::Why>,
     /// Things the user should know that are not about one path.
     pub notes: Vec<String>,
     /// The role's inbound ports on this machine.
@@ -84,6 +96,7 @@ impl Report {
                 Severity::Warn => s.warned += 1,
                 Severity::Fail => s.failed += 1,
                 Severity::Skip => s.skipped += 1,
+                Severity::Cancelled => s.cancelled += 1,
             }
         }
         Self {
@@ -96,10 +109,30 @@ impl Report {
     /// The exit code this report asks for.
     #[must_use]
     pub fn exit(&self) -> crate::exit::Exit {
+        if let Some(why) = self.meta.stopped {
+            return why.exit();
+        }
+        if self
+            .rows
+            .iter()
+            .any(|r| r.judgement.verdict == Verdict::InternalError)
+        {
+            return crate::exit::Exit::Internal;
+        }
         if self.summary.failed > 0 || (self.meta.strict && self.summary.warned > 0) {
             crate::exit::Exit::Failed
         } else {
             crate::exit::Exit::Ok
+        }
+    }
+
+    /// The exit code in this format: the plugin state for `--format nagios`, else
+    /// [`Report::exit`].
+    #[must_use]
+    pub fn exit_in(&self, style: Style) -> crate::exit::Exit {
+        match style {
+            Style::Nagios => crate::exit::Exit::Plugin(nagios::state(self)),
+            _ => self.exit(),
         }
     }
 
@@ -140,10 +173,25 @@ fn sort_key(r: &Row) -> (Mode, u16, crate::config::profile::Target, String, Stri
 /// The report formats of a check run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
-    Table { color: bool, width: Option<u16> },
+    Table {
+        color: bool,
+        width: Option<u16>,
+        view: TableView,
+    },
     Json,
     Junit,
     Markdown,
+    Prometheus,
+    Nagios,
+}
+
+/// What the table shows besides its usual rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableView {
+    /// `-q`: only the paths that fail or warn (and the summary).
+    pub quiet: bool,
+    /// `-v`: a column with the phase timings of each row.
+    pub phases: bool,
 }
 
 /// Writes the report; a closed pipe (`| head`) is not an error.
@@ -152,10 +200,12 @@ pub enum Style {
 /// Any other write error.
 pub fn render(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
     let r = match style {
-        Style::Table { color, width } => table::render(report, color, width, out),
+        Style::Table { color, width, view } => table::render(report, color, width, view, out),
         Style::Json => json::render(report, out),
         Style::Junit => junit::render(report, out),
         Style::Markdown => markdown::render(report, out),
+        Style::Prometheus => prometheus::render(report, out),
+        Style::Nagios => nagios::render(report, out),
     };
     match r {
         Err(e) if reader_gone(&e) => Ok(()),

@@ -228,3 +228,50 @@ pub(super) fn untrusted_reason(facts: &TlsFacts) -> String {
     }
     why
 }
+
+/// The certificate of the chain that expires first, when it has expired or expires within
+/// the warning window (DESIGN issue 11: SPE pins thumbprints, so a renewal is an event the
+/// admin must see coming). Judged on every path that got a chain, whatever its policy: an
+/// internal, self-signed certificate expires too.
+pub(super) fn expiry(facts: &TlsFacts, expiry: super::Expiry) -> Option<Finding> {
+    let (i, cert, at) = facts
+        .chain
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.not_after_time().map(|t| (i, c, t)))
+        .min_by_key(|(_, _, t)| *t)?;
+    let which = if i == 0 {
+        format!("the certificate {}", short_name(&cert.subject))
+    } else {
+        format!("the chain's CA certificate {}", short_name(&cert.subject))
+    };
+    let date = at.date();
+    let left = at - expiry.now;
+    if left.is_negative() {
+        let ago = (-left).whole_days();
+        let ago = match ago {
+            0 => "today".to_string(),
+            1 => "1 day ago".to_string(),
+            n => format!("{n} days ago"),
+        };
+        return Some(Finding::warning(
+            FindingKind::CertExpired,
+            format!("{which} expired {ago} ({date}); sha1 {}", cert.sha1),
+        ));
+    }
+    if left > time::Duration::days(i64::from(expiry.warn_days)) {
+        return None;
+    }
+    let days = match left.whole_days() {
+        0 => "today".to_string(),
+        1 => "in 1 day".to_string(),
+        n => format!("in {n} days"),
+    };
+    Some(Finding::warning(
+        FindingKind::CertExpiring,
+        format!(
+            "{which} expires {days} ({date}); its renewal changes the thumbprint SPE pins (sha1 {})",
+            cert.sha1
+        ),
+    ))
+}

@@ -29,10 +29,12 @@ pub enum FindingKind {
     BannerRewritten,
     Nat,
     CertDiffers,
+    CertExpiring,
+    CertExpired,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 23] = [
+    pub const ALL: [FindingKind; 25] = [
         FindingKind::LocalTarget,
         FindingKind::ClientCertRequired,
         FindingKind::UntrustedChain,
@@ -56,6 +58,8 @@ impl FindingKind {
         FindingKind::BannerRewritten,
         FindingKind::Nat,
         FindingKind::CertDiffers,
+        FindingKind::CertExpiring,
+        FindingKind::CertExpired,
     ];
 
     /// The fixed label that JSON, JUnit, the table and Markdown show.
@@ -85,6 +89,8 @@ impl FindingKind {
             FindingKind::BannerRewritten => "banner-rewritten",
             FindingKind::Nat => "nat",
             FindingKind::CertDiffers => "cert-differs",
+            FindingKind::CertExpiring => "cert-expiring",
+            FindingKind::CertExpired => "cert-expired",
         }
     }
 
@@ -115,6 +121,8 @@ impl FindingKind {
             FindingKind::BannerRewritten => "the responder's greeting arrived rewritten",
             FindingKind::Nat => "the responder saw the connection come from another address: NAT or a proxy",
             FindingKind::CertDiffers => "through the proxy the endpoint presents another certificate than directly",
+            FindingKind::CertExpiring => "a certificate of the chain expires within --expiry-warning days (30 by default)",
+            FindingKind::CertExpired => "a certificate of the chain has expired",
         }
     }
 }

@@ -47,6 +47,9 @@ pub(super) fn warning_hint(kind: FindingKind, obs: &Observation, hop: &Hop) -> O
         FindingKind::Nat => format!(
             "a NAT on the way to {hp} is fine; a proxy is not: check which one it is"
         ),
+        FindingKind::CertExpiring | FindingKind::CertExpired => format!(
+            "renew the certificate of {hp} in time, then re-pin its new thumbprint wherever SPE (or --pin) pins it: a renewal changes the thumbprint"
+        ),
         FindingKind::CanaryOpen => format!(
             "a middlebox answers every port on the way to {}: find it (firewall SYN proxy, antivirus) and exempt MailStore's ports",
             hop.host

@@ -20,6 +20,7 @@ use hop::{Hop, Triple};
 use serde::Serialize;
 
 use crate::observation::{Observation, Outcome};
+use crate::sanitize::printable;
 
 /// The verdicts of DESIGN §4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -35,10 +36,14 @@ pub enum Verdict {
     NoService,
     ProtocolError,
     Skipped,
+    /// The run was stopped (Ctrl-C, SIGTERM) before this path finished.
+    Cancelled,
+    /// The tool itself failed on this path (exit 3).
+    InternalError,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 10] = [
+    pub const ALL: [Verdict; 12] = [
         Verdict::Ok,
         Verdict::Refused,
         Verdict::Filtered,
@@ -49,6 +54,8 @@ impl Verdict {
         Verdict::NoService,
         Verdict::ProtocolError,
         Verdict::Skipped,
+        Verdict::Cancelled,
+        Verdict::InternalError,
     ];
 
     /// The fixed label that the table, JSON and JUnit share.
@@ -65,6 +72,8 @@ impl Verdict {
             Verdict::NoService => "no-service",
             Verdict::ProtocolError => "protocol-error",
             Verdict::Skipped => "skipped",
+            Verdict::Cancelled => "cancelled",
+            Verdict::InternalError => "internal-error",
         }
     }
 }
@@ -77,6 +86,8 @@ pub enum Severity {
     Warn,
     Fail,
     Skip,
+    /// Not finished: the run was stopped.
+    Cancelled,
 }
 
 /// The judgement of one observation.
@@ -101,6 +112,27 @@ pub struct Context {
     pub signatures: crate::intercept::signatures::Signatures,
     /// `--token`, to check the responder's HMAC.
     pub token: Option<Vec<u8>>,
+    /// When a certificate counts as about to expire.
+    pub expiry: Expiry,
+}
+
+/// `--expiry-warning DAYS` and the moment the run judges at (fixed in tests, so that a
+/// report of fixed observations does not change with the calendar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub warn_days: u32,
+    pub now: time::OffsetDateTime,
+}
+
+impl Expiry {
+    /// Warns `warn_days` ahead of now.
+    #[must_use]
+    pub fn from_now(warn_days: u32) -> Self {
+        Self {
+            warn_days,
+            now: time::OffsetDateTime::now_utc(),
+        }
+    }
 }
 
 /// Judges one observation.
@@ -125,10 +157,16 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
             format!("add {flag} HOST to test"),
             None,
         ),
+        Outcome::Excluded { by } => (Verdict::Skipped, format!("excluded by {by}"), None),
         Outcome::Cancelled => (
-            Verdict::Skipped,
-            "cancelled before it finished (Ctrl-C)".to_string(),
+            Verdict::Cancelled,
+            "the run was stopped before this path finished".to_string(),
             None,
+        ),
+        Outcome::Internal { detail } => (
+            Verdict::InternalError,
+            format!("mssp-check failed on this path: {}", printable(detail, 200)),
+            Some("a bug in mssp-check, not a network problem: please report it with this line".to_string()),
         ),
         Outcome::Dns(f) if hop.proxy.is_some() => network::proxy_dns(f, &hop),
         Outcome::Connect(f) if hop.proxy.is_some() => network::proxy_connect(f, &hop),
@@ -156,12 +194,23 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         ),
         Outcome::Completed => completed::completed(obs, ctx, &hop, &mut findings),
     };
+    // A silence after connecting was confirmed on a fresh connection: say so.
+    let reason = if obs.stalls > 1 && verdict != Verdict::Ok {
+        format!("{reason} (twice, on two connections)")
+    } else {
+        reason
+    };
     intercept::canary(obs, &hop, &mut findings);
+    if let Some(facts) = &obs.tls {
+        findings.extend(certificate::expiry(facts, ctx.expiry));
+    }
     // The same evidence found twice (by two judges) is shown once.
     let mut seen = std::collections::HashSet::new();
     findings.retain(|f| seen.insert((f.kind, f.detail.clone())));
     let severity = match verdict {
         Verdict::Skipped => Severity::Skip,
+        Verdict::Cancelled => Severity::Cancelled,
+        Verdict::InternalError => Severity::Fail,
         Verdict::Ok if findings.iter().any(|f| f.warns) => Severity::Warn,
         Verdict::Ok => Severity::Pass,
         _ if obs.path.required => Severity::Fail,

@@ -114,7 +114,7 @@ pub(super) fn connect(f: &ConnectFailure, hop: &Hop) -> Triple {
         ),
         ConnectFailure::TimedOut => (
             Verdict::Filtered,
-            format!("no answer to TCP SYN{}", hop.timeout_text),
+            format!("no answer to TCP SYN{}", hop.silence_text),
             Some(format!(
                 "allow TCP {p} from {} to {hi} on every firewall between them, including the host firewall of {} (a silent drop is a DROP rule)",
                 hop.from, hop.host

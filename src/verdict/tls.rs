@@ -38,7 +38,14 @@ pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
         ),
         TlsFailure::TimedOut => (
             Verdict::NoService,
-            "TCP accepted, but no TLS answer came in time".to_string(),
+            if hop.tls_connections > 1 {
+                format!(
+                    "TCP accepted, but no TLS answer came in time, on {} connections",
+                    hop.tls_connections
+                )
+            } else {
+                "TCP accepted, but no TLS answer came in time".to_string()
+            },
             Some(format!("something accepts connections on {hp} but does not speak TLS: a middlebox that accepts every port, or a hung service")),
         ),
         TlsFailure::Other { detail } => (

@@ -88,6 +88,18 @@ fn table_has_no_colour_when_piped_and_ends_with_a_summary() {
     assert_eq!(code, Some(1));
     assert!(!stdout.contains('\x1b'), "no escape codes into a pipe");
     assert!(stdout.contains("VERDICT") && stdout.contains("refused"));
+    // The checked paths first; the skipped ones folded into one line per missing flag.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.contains("VERDICT"))
+        .expect("header");
+    assert!(lines[header + 1].contains("refused") && lines[header + 2].contains("refused"));
+    assert_eq!(
+        lines[header + 3],
+        " skipped: 110, 995 (add --pop3 HOST) · 143, 993 (add --imap HOST) · 389, 636 (add --ldap HOST) · 443 (add --ews HOST)"
+    );
+    assert!(!stdout.contains("add --pop3 HOST to test"), "{stdout}");
     let last = stdout.trim_end().lines().last().unwrap_or_default();
     assert!(
         last.starts_with("9 paths: 2 refused, 7 skipped; 1 with warnings"),
@@ -362,4 +374,242 @@ mod inputs {
         );
         assert!(stderr.contains("bytes)"), "{stderr}");
     }
+}
+
+#[test]
+fn explain_names_every_word_and_refuses_an_unknown_one() {
+    let (code, stdout, _) = run(&["explain", "cert-expiring"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.starts_with("cert-expiring (finding)\n  What it means: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("How to fix:"), "{stdout}");
+    let (code, stdout, _) = run(&["explain"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout.lines().count(), mssp_check::explain::all().len());
+    let (code, stdout, stderr) = run(&["explain", "blocked"]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.starts_with("mssp-check: error: explain blocked: not a verdict or finding; the known ones are verdicts: ok, refused,")
+            && stderr.contains("cert-expiring"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn man_page_is_roff_that_groff_reads() {
+    let (code, page, _) = run(&["man"]);
+    assert_eq!(code, Some(0));
+    assert!(page.contains("\n.TH mssp-check 1 "), "{page}");
+    assert!(page.contains("expiry\\-warning"), "{page}");
+    let Ok(groff) = which("groff") else {
+        crate::skip_or_fail(
+            "man_page_is_roff_that_groff_reads",
+            "groff is not installed (Debian: groff-base); the page was not typeset",
+        );
+        return;
+    };
+    let mut child = std::process::Command::new(groff)
+        // -k: UTF-8 input through preconv; -ww: every warning.
+        .args(["-k", "-man", "-Tutf8", "-ww"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("groff runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(page.as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("groff ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("mssp-check-explain(1)"), "{text}");
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let (code, script, _) = run(&["completions", shell]);
+        assert_eq!(code, Some(0), "{shell}");
+        for sub in ["profiles", "firewall", "listen", "explain", "completions"] {
+            assert!(script.contains(sub), "{shell} lacks {sub}");
+        }
+    }
+    let (code, _, stderr) = run(&["completions", "tcsh"]);
+    assert_eq!(code, Some(2), "{stderr}");
+}
+
+/// The monitoring examples call the binary with flags it accepts, in the format they claim.
+#[test]
+fn monitoring_examples_use_flags_that_parse() {
+    use clap::Parser;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/monitoring");
+    let unit = std::fs::read_to_string(dir.join("mssp-check.service")).expect("unit");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let args = exec
+        .split("/usr/local/bin/mssp-check ")
+        .nth(1)
+        .and_then(|rest| rest.split(" >").next())
+        .expect("the mssp-check command");
+    let cli = mssp_check::cli::Cli::try_parse_from(
+        std::iter::once("mssp-check").chain(args.split_whitespace()),
+    )
+    .expect("the unit's flags parse");
+    assert_eq!(cli.check.format, mssp_check::cli::Format::Prometheus);
+    let task = std::fs::read_to_string(dir.join("Register-MsspCheckTask.ps1")).expect("ps1");
+    assert!(task.contains("--format prometheus") && task.contains("Register-ScheduledTask"));
+}
+
+#[test]
+fn quiet_shows_only_problems_and_verbose_the_phases() {
+    let closed = crate::fixtures::closed_port("127.0.0.1").to_string();
+    let (code, stdout, _) = run(&["--role", "ih", "--mgmt", &closed, "-q"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with(" ih → mgmt "))
+            .count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(" skipped: ") && !stdout.contains("On this machine"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(&["--role", "ih", "--mgmt", &closed, "-v"]);
+    assert!(
+        stdout.contains("PHASES") && stdout.contains("connect "),
+        "{stdout}"
+    );
+}
+
+/// `--site` without `--role`: the machine finds itself in the site file (here by an address
+/// of its own, 127.0.0.1), checks every role the file gives it, and names itself as the
+/// file does; not found, exit 2 naming what was tried.
+#[test]
+fn the_site_file_tells_this_machine_its_roles() {
+    let closed = crate::fixtures::closed_port("127.0.0.1");
+    let dir = tempfile::tempdir().expect("tmp");
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "[hosts]\nmgmt = \"127.0.0.1\"\ncas = \"127.0.0.1\"\nih = [\"ih09.invalid\"]\n[targets]\nmailstore = \"{closed}\"\n[options]\ntimeout = \"1s\"\n"
+        ),
+    )
+    .expect("write");
+    let site_arg = site.display().to_string();
+    let (code, stdout, stderr) = run(&["--site", &site_arg, "--format", "json", "--no-proxy"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(doc["host"], "127.0.0.1");
+    assert_eq!(doc["roles"], serde_json::json!(["mgmt", "cas"]));
+    assert_eq!(doc["addresses"], serde_json::json!(["127.0.0.1"]));
+    let sources: std::collections::BTreeSet<&str> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["source"].as_str())
+        .collect();
+    assert_eq!(sources, ["cas", "mgmt"].into_iter().collect());
+    crate::profiles::assert_schema("schemas/report-1.schema.json", &doc);
+
+    // --role still wins.
+    let (_, stdout, _) = run(&[
+        "--site",
+        &site_arg,
+        "--role",
+        "cas",
+        "--format",
+        "json",
+        "--no-proxy",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(doc["roles"], serde_json::json!(["cas"]));
+
+    let elsewhere = dir.path().join("elsewhere.toml");
+    std::fs::write(
+        &elsewhere,
+        "[hosts]\nmgmt = \"198.18.0.1\"\nih = \"ih09.invalid\"\n",
+    )
+    .expect("write");
+    let (code, stdout, stderr) = run(&["--site", &elsewhere.display().to_string()]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("this machine is not in the site file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ih09.invalid → NXDOMAIN"), "{stderr}");
+}
+
+/// `--only` and `--skip` leave ports of the tables out, reported as skipped and named in the
+/// folded line; a port the role does not use, or not a port, is exit 2 naming it.
+#[test]
+fn only_and_skip_choose_the_ports() {
+    let closed = crate::fixtures::closed_port("127.0.0.1").to_string();
+    let (code, stdout, _) = run(&[
+        "--role", "ih", "--mgmt", &closed, "--only", "8471", "--format", "json",
+    ]);
+    assert_eq!(code, Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let checked: Vec<&str> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["verdict"] != "skipped")
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    assert_eq!(checked, ["multi-8471-ih-mgmt"]);
+    let reason = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["path"] == "multi-8470-ih-mgmt")
+        .and_then(|r| r["reason"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(reason, "excluded by --only");
+
+    let (_, stdout, _) = run(&[
+        "--role", "ih", "--mgmt", &closed, "--skip", "8470", "--color", "never",
+    ]);
+    assert!(stdout.contains("8470 (excluded by --skip)"), "{stdout}");
+
+    for (args, needle) in [
+        (
+            vec!["--only", "25"],
+            "--only 25: no path of role ih uses port 25; its ports are",
+        ),
+        (vec!["--skip", "imap"], "--skip 'imap': not a port"),
+        (
+            vec!["--only", "8471", "--skip", "8470"],
+            "cannot be used with",
+        ),
+    ] {
+        let mut line = vec!["--role", "ih", "--mgmt", "mgmt01"];
+        line.extend(args);
+        let (code, _, stderr) = run(&line);
+        assert_eq!(code, Some(2), "{line:?}");
+        assert!(stderr.contains(needle), "{line:?}: {stderr}");
+    }
+}
+
+/// A huge argument that clap itself rejects is cut in the error too (issue 13).
+#[test]
+fn a_huge_argument_rejected_by_clap_is_cut() {
+    let huge = "x".repeat(120_000);
+    let (code, _, stderr) = run(&["--role", &huge]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.len() < 1000, "{} bytes", stderr.len());
+    assert!(stderr.contains("bytes)"), "{stderr}");
 }

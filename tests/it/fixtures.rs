@@ -99,10 +99,16 @@ impl Ca {
 
 /// A self-signed certificate, as `MailStore` SPE makes for its internal ports.
 pub fn self_signed(names: &[&str]) -> Identity {
+    self_signed_with(names, |_| {})
+}
+
+/// A self-signed certificate shaped by `tweak` (its dates, say).
+pub fn self_signed_with(names: &[&str], tweak: impl FnOnce(&mut CertificateParams)) -> Identity {
     let mut params =
         CertificateParams::new(names.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
             .expect("params");
     params.distinguished_name.push(DnType::CommonName, names[0]);
+    tweak(&mut params);
     let key = KeyPair::generate().expect("key");
     let cert = params.self_signed(&key).expect("self-signed");
     Identity {

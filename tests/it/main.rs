@@ -4,16 +4,20 @@
 #![allow(clippy::missing_panics_doc)]
 
 mod cli;
+mod examples;
 mod fixtures;
 mod flood;
 mod intercept;
+mod monitoring;
 mod pipe;
 mod probes;
 mod profiles;
 mod protocols;
+mod report_merge;
 mod responder;
 mod servers;
 mod snapshots;
+mod stop;
 mod tls_edges;
 
 use mssp_check::report::Report;
@@ -77,10 +81,12 @@ pub fn bin() -> std::process::Command {
 /// A test that cannot run here because the machine lacks `what`: a failure under CI (`CI`
 /// set: CI installs what the tests need), a skip elsewhere that shows in `cargo test`'s
 /// output (written past the test harness's capture, which only takes `print!`/`eprint!`).
+/// The Windows build is a skip even under CI: CI runs its tests under Wine, whose PATH holds
+/// none of the Linux tools CI installs (xmllint, ansible-playbook, python3).
 pub fn skip_or_fail(test: &str, what: &str) {
     use std::io::Write;
     assert!(
-        std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+        cfg!(windows) || std::env::var_os("CI").is_none_or(|v| v.is_empty()),
         "{test}: {what} — CI must provide it"
     );
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {what}");

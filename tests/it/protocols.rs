@@ -457,6 +457,7 @@ async fn hostile_peers_end_in_bounded_time() {
         mssp_check::report::Style::Table {
             color: false,
             width: None,
+            view: mssp_check::report::TableView::default(),
         },
         &mut out,
     )

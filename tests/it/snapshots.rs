@@ -54,6 +54,9 @@ fn obs(id: &str, host: Option<&str>, port: u16, outcome: Outcome) -> Observation
         via_proxy: None,
         local_addr: None,
         e2e: None,
+        connect_tries: None,
+        tls_connections: 0,
+        stalls: 0,
         timings: Timings {
             dns: Some(ms(1)),
             connect: Some(ms(2)),
@@ -198,11 +201,15 @@ fn report() -> Report {
     let meta = Meta {
         version: "0.0.0-snapshot",
         role: Role::Ih,
+        roles: vec![Role::Ih],
+        os_hostname: "IH01".into(),
+        addresses: Vec::new(),
         modes: vec![Mode::Multi],
         hostname: "ih01".into(),
         started_at: "2026-11-29T10:00:00Z".into(),
         duration_ms: 812,
         strict: false,
+        stopped: None,
         notes: vec!["a note about the run".into()],
         inbound: Vec::new(),
     };
@@ -213,6 +220,10 @@ fn report() -> Report {
         pins: Vec::new(),
         signatures: config::load_signatures(&[]).expect("signatures"),
         token: None,
+        expiry: mssp_check::verdict::Expiry {
+            warn_days: 30,
+            now: time::macros::datetime!(2026-11-29 10:00 UTC),
+        },
     };
     let judged = mssp_check::verdict::judge_run(ih_run(), &ctx);
     Report::build(meta, judged.rows)
@@ -228,7 +239,20 @@ fn render(style: Style) -> String {
 fn table() {
     insta::assert_snapshot!(render(Style::Table {
         color: false,
-        width: Some(140)
+        width: Some(140),
+        view: report::TableView::default(),
+    }));
+}
+
+#[test]
+fn table_quiet_with_phases() {
+    insta::assert_snapshot!(render(Style::Table {
+        color: false,
+        width: Some(160),
+        view: report::TableView {
+            quiet: true,
+            phases: true,
+        },
     }));
 }
 
@@ -240,6 +264,16 @@ fn junit() {
 #[test]
 fn markdown() {
     insta::assert_snapshot!(render(Style::Markdown));
+}
+
+#[test]
+fn explain_intercepted() {
+    let out = crate::bin()
+        .args(["explain", "intercepted"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
 }
 
 fn help(args: &[&str]) -> String {
@@ -262,6 +296,8 @@ fn help_texts() {
         ("help_profiles", &["profiles", "--help"][..]),
         ("help_firewall", &["firewall", "--help"][..]),
         ("help_listen", &["listen", "--help"][..]),
+        ("help_explain", &["explain", "--help"][..]),
+        ("help_report", &["report", "--help"][..]),
     ] {
         insta::assert_snapshot!(name, help(args));
     }

@@ -60,6 +60,9 @@ pub fn on_host(id: &str, host: &str) -> Case {
         via_proxy: None,
         local_addr: None,
         e2e: None,
+        connect_tries: None,
+        tls_connections: 0,
+        stalls: 0,
         timings: Timings {
             dns: Some(Duration::from_millis(1)),
             connect: Some(Duration::from_millis(2)),
@@ -80,6 +83,10 @@ pub fn ctx() -> Context {
         pins: Vec::new(),
         signatures: crate::intercept::signatures::Signatures::embedded().expect("signatures"),
         token: None,
+        expiry: crate::verdict::Expiry {
+            warn_days: 30,
+            now: time::macros::datetime!(2026-11-29 10:00 UTC),
+        },
     }
 }
 
@@ -124,6 +131,22 @@ impl Case {
             port: 1,
             said: said.to_vec(),
         });
+        self
+    }
+    pub fn tries(mut self, attempts: u32, waited_ms: u64, early_ms: Option<u64>) -> Self {
+        self.obs.connect_tries = Some(crate::observation::ConnectTries {
+            attempts,
+            waited: std::time::Duration::from_millis(waited_ms),
+            early: early_ms.map(std::time::Duration::from_millis),
+        });
+        self
+    }
+    pub fn tls_connections(mut self, n: u8) -> Self {
+        self.obs.tls_connections = n;
+        self
+    }
+    pub fn stalls(mut self, n: u8) -> Self {
+        self.obs.stalls = n;
         self
     }
     pub fn via(mut self, proxy: &str) -> Self {

@@ -32,6 +32,13 @@ fn public_judged(public: Trust, os: Trust) -> TlsFacts {
     f
 }
 
+/// `f` with certificate `i` of the chain expiring at `not_after` (the tests judge at
+/// 2026-11-29 10:00 UTC).
+fn expires(mut f: TlsFacts, i: usize, not_after: &str) -> TlsFacts {
+    f.chain[i].not_after = not_after.into();
+    f
+}
+
 fn without_san(mut f: TlsFacts) -> TlsFacts {
     f.chain[0].san.clear();
     f
@@ -205,6 +212,10 @@ fn rewritten_banner() -> Case {
 #[test_case(responder(signed_with(b"other")).token(b"secret"), V::Ok, S::Warn, &[K::E2eUnproven], None ; "e2e signed with another token")]
 #[test_case(responder(signed_with(b"secret")).token(b"secret"), V::Ok, S::Pass, &[K::E2eVerified], None ; "e2e signed")]
 #[test_case(internal().tls(self_signed()).e2e(E2eSeen { statement: Err("no fields".into()), tail: None, nonce: None }), V::Ok, S::Warn, &[K::E2eUnreadable], None ; "e2e unreadable")]
+#[test_case(internal().tls(expires(self_signed(), 0, "2026-12-09T10:00:00Z")), V::Ok, S::Warn, &[K::CertExpiring], Some("re-pin its new thumbprint") ; "internal leaf 10 days from expiry")]
+#[test_case(licensing().tls(expires(public_trusted(), 1, "2026-12-20T00:00:00Z")), V::Ok, S::Warn, &[K::CertExpiring], Some("renew the certificate of") ; "intermediate within the window")]
+#[test_case(internal().tls(expires(self_signed(), 0, "2027-01-05T00:00:00Z")), V::Ok, S::Pass, &[], None ; "outside the window")]
+#[test_case(internal().tls(expires(self_signed(), 0, "2026-11-26T10:00:00Z")), V::Ok, S::Warn, &[K::CertExpired], Some("renew") ; "internal leaf expired")]
 #[test_case(rewritten_banner(), V::Intercepted, S::Fail, &[K::BannerRewritten, K::UntrustedChain], Some("exclude target.lab:993 from mail scanning") ; "e2e banner rewritten")]
 fn row(case: Case, verdict: V, severity: S, kinds: &[K], hint: Option<&str>) {
     check(case, verdict, severity, kinds, hint);

@@ -72,3 +72,24 @@ fn alerts_are_named_by_their_rustls_names() {
         "the server ended the TLS handshake with alert HandshakeFailure: no cipher suite in common — the server likely offers only RSA key exchange, DHE or CBC suites"
     );
 }
+
+/// Silence after connecting says on how many connections it was heard.
+#[test]
+fn silence_names_its_connections() {
+    use crate::observation::TlsFailure;
+    let case = on("multi-8471-ih-mgmt")
+        .tls_failed(TlsFailure::TimedOut)
+        .tls_connections(2);
+    let j = crate::verdict::classify(&case.obs, &case.ctx);
+    assert_eq!(j.verdict, V::NoService);
+    assert!(j.reason.ends_with("on 2 connections"), "{}", j.reason);
+    let case = on("multi-8471-ih-mgmt")
+        .tls_failed(TlsFailure::TimedOut)
+        .stalls(2);
+    let j = crate::verdict::classify(&case.obs, &case.ctx);
+    assert!(
+        j.reason.ends_with("(twice, on two connections)"),
+        "{}",
+        j.reason
+    );
+}

@@ -29,7 +29,7 @@ fn refused_by_proxy(status: Option<u16>, line: &str) -> C {
 #[test_case(internal().dns(D::ServerFailure { code: "SERVFAIL".into() }), V::Dns, S::Fail, &[], Some("check its forwarders and the zone's servers") ; "servfail")]
 #[test_case(internal().dns(D::Timeout), V::Dns, S::Fail, &[], Some("reaches its DNS servers on UDP and TCP 53") ; "dns timeout")]
 #[test_case(internal().dns(D::Other("no resolver configuration".into())), V::Dns, S::Fail, &[], Some("check this machine's DNS configuration") ; "dns other")]
-#[test_case(licensing_via_proxy().dns(D::NxDomain), V::Dns, S::Fail, &[], Some("check the proxy setting of ih01 (ih)") ; "proxy name does not resolve")]
+#[test_case(licensing_via_proxy().dns(D::NxDomain), V::Dns, S::Fail, &[], Some("check the proxy setting of ih01 (mgmt)") ; "proxy name does not resolve")]
 #[test_case(internal().connect(C::Refused), V::Refused, S::Fail, &[], Some("check that the Management Server on target.lab listens on TCP 8471") ; "refused")]
 #[test_case(on("multi-8470-ih-mgmt").connect(C::Refused), V::Refused, S::Warn, &[], Some("listens on TCP 8470") ; "refused on the optional pairing port warns")]
 #[test_case(internal().connect(C::TimedOut), V::Filtered, S::Fail, &[], Some("a silent drop is a DROP rule") ; "filtered")]
@@ -42,11 +42,31 @@ fn refused_by_proxy(status: Option<u16>, line: &str) -> C {
 #[test_case(licensing_via_proxy().connect(C::Other { detail: "permission denied".into() }), V::Unreachable, S::Fail, &[], Some("check the proxy setting (HTTPS_PROXY") ; "proxy other")]
 #[test_case(licensing_via_proxy().connect(refused_by_proxy(Some(407), "HTTP/1.1 407 Proxy Authentication Required")), V::Refused, S::Fail, &[], Some("give MailStore the proxy's credentials") ; "proxy 407")]
 #[test_case(licensing_via_proxy().connect(refused_by_proxy(None, "SSH-2.0-OpenSSH_9.2")), V::ProtocolError, S::Fail, &[], Some("something other than an HTTP proxy listens on http://proxy.lab:3128") ; "proxy not http")]
-#[test_case(licensing_via_proxy().connect(refused_by_proxy(Some(403), "HTTP/1.1 403 Forbidden")), V::Refused, S::Fail, &[], Some("does not let ih01 (ih) through to target.lab:443") ; "proxy other status")]
+#[test_case(licensing_via_proxy().connect(refused_by_proxy(Some(403), "HTTP/1.1 403 Forbidden")), V::Refused, S::Fail, &[], Some("does not let ih01 (mgmt) through to target.lab:443") ; "proxy other status")]
 #[test_case(internal().outcome(Outcome::Deadline { phase: Phase::Tls }), V::NoService, S::Fail, &[], Some("accepted the connection but answers too slowly") ; "deadline")]
-#[test_case(internal().outcome(Outcome::Cancelled), V::Skipped, S::Skip, &[], None ; "cancelled")]
+#[test_case(internal().outcome(Outcome::Cancelled), V::Cancelled, S::Cancelled, &[], None ; "cancelled")]
+#[test_case(internal().outcome(Outcome::Internal { detail: "boom".into() }), V::InternalError, S::Fail, &[], Some("a bug in mssp-check") ; "internal error")]
 #[test_case(on("multi-143-ih-any").outcome(Outcome::Skipped { flag: "--imap" }), V::Skipped, S::Skip, &[], None ; "skipped")]
 #[test_case(internal().local().tls(self_signed()), V::Ok, S::Pass, &[K::LocalTarget], None ; "local target")]
 fn row(case: Case, verdict: V, severity: S, kinds: &[K], hint: Option<&str>) {
     check(case, verdict, severity, kinds, hint);
+}
+
+/// The reason of a `filtered` verdict says what it rests on: the independent attempts, and
+/// the route's answer times when silence was called early.
+#[test]
+fn filtered_names_its_attempts() {
+    let reason = |case: Case| crate::verdict::classify(&case.obs, &case.ctx).reason;
+    assert_eq!(
+        reason(internal().connect(C::TimedOut)),
+        "no answer to TCP SYN within 5 s"
+    );
+    assert_eq!(
+        reason(internal().connect(C::TimedOut).tries(4, 5003, None)),
+        "no answer to TCP SYN (4 connection attempts within 5 s)"
+    );
+    assert_eq!(
+        reason(internal().connect(C::TimedOut).tries(5, 450, Some(2))),
+        "no answer to TCP SYN (5 connection attempts in 450 ms; hosts on the same network answer within 2 ms)"
+    );
 }
