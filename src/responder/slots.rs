@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// File handles the responder needs besides its connections: listeners, the runtime, stdio,
-/// and the turned-away connections being drained.
+/// and the turned-away connections being drained. (Unix only: elsewhere there is no limit.)
+#[cfg_attr(not(unix), allow(dead_code))]
 const RESERVE: u64 = 32 + BUSY_DRAINERS as u64;
 
 /// Turned-away connections being drained at once (see `accept`); beyond, they are closed
@@ -45,6 +46,7 @@ pub(crate) fn fit_connections(wanted: usize) -> (usize, Option<String>) {
 }
 
 /// The connections `have` open files allow, and the note when that is fewer than `wanted`.
+#[cfg_attr(not(unix), allow(dead_code))]
 fn fitted(wanted: usize, have: u64) -> (usize, Option<String>) {
     let want = (wanted as u64).saturating_add(RESERVE);
     if have >= want {

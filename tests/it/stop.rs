@@ -2,8 +2,10 @@
 //! finished, mark the rest `cancelled`, and exit 130 / 143; a probe that panics is an internal
 //! error of its path (exit 3), never "cancelled".
 
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use crate::fixtures;
 
 /// Starts a run whose 8472 path waits on a silent TLS port (20 s timeout) while its 8473
