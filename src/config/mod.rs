@@ -524,6 +524,8 @@ mod tests {
         );
     }
 
+    // Interface names (`%lo`) are looked up on Linux only.
+    #[cfg(target_os = "linux")]
     #[test]
     fn zones_and_international_names_are_accepted() {
         let cfg = validate_check(&args(
