@@ -22,6 +22,9 @@ use crate::observation::{ConnectFailure, ConnectTries as Tries};
 pub const MAX_ATTEMPTS: u32 = 10;
 /// Without anything known about the route, attempts start this many times per timeout.
 const SPREAD: u32 = 4;
+/// The kernel's first SYN retransmission (Linux: 1 s) and a margin: ICMP errors that the
+/// kernel holds as "soft" reach the socket then.
+const FIRST_RETRANSMIT: Duration = Duration::from_millis(1100);
 /// How often an attempt without route knowledge looks whether the route has become known.
 const RECHECK: Duration = Duration::from_millis(50);
 
@@ -111,9 +114,12 @@ async fn one_address<C: Connector>(
         let next_launch = (launched.len() < wanted as usize).then_some(last + gap);
         // Silence is called early once enough attempts have each waited long enough: the
         // youngest attempt decides, because every older one has waited longer.
+        // ... and never before the first attempt has outlived one kernel SYN retransmission:
+        // Linux reports an ICMPv6 "administratively prohibited" to a connecting socket only
+        // then, and that is `unreachable`, not `filtered`.
         let early_end = known
             .filter(|k| launched.len() >= k.attempts as usize)
-            .map(|k| (last + k.wait, k.slowest));
+            .map(|k| ((last + k.wait).max(start + FIRST_RETRANSMIT), k.slowest));
         let give_up = early_end.map_or(end, |(t, _)| t.min(end));
         // Until the route is known, look again soon: other hosts' answers may arrive at any
         // moment and make the next attempts come faster.
@@ -259,8 +265,9 @@ mod tests {
         let tries = fails[0].2;
         assert_eq!(tries.attempts, crate::probe::rtt::SILENT_ATTEMPTS);
         assert_eq!(tries.early, Some(Duration::from_millis(2)));
-        // Five attempts half a wait apart, the last waiting a whole wait: 3 × 150 ms.
-        assert_eq!(t.elapsed(), Duration::from_millis(450));
+        // Five attempts half a wait apart, the last waiting a whole wait (3 × 150 ms), but
+        // not before the first attempt has seen one kernel SYN retransmission.
+        assert_eq!(t.elapsed(), FIRST_RETRANSMIT);
     }
 
     #[tokio::test(start_paused = true)]
@@ -277,7 +284,11 @@ mod tests {
         let Err(fails) = r else { panic!("silent") };
         assert_eq!(fails[0].2.attempts, crate::probe::rtt::SILENT_ATTEMPTS);
         assert!(fails[0].2.early.is_some());
-        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
