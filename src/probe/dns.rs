@@ -65,8 +65,10 @@ impl Dns {
         let resolver = builder.and_then(|mut b| {
             let o = b.options_mut();
             o.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
-            o.timeout = timeout;
-            o.attempts = 1;
+            // One lost UDP query must not make a `dns` verdict: three tries, each a third of
+            // the timeout, which still bounds the lookup as a whole (see `resolve`).
+            o.timeout = (timeout / 3).max(std::time::Duration::from_millis(200));
+            o.attempts = 3;
             // Each name is looked up once per run; a cache would only hide changes between runs.
             o.cache_size = 0;
             // The hosts file is read once, by `Dns` itself, before DNS (and only with the
