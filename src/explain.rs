@@ -59,7 +59,7 @@ pub fn verdict(v: Verdict) -> Entry {
         ),
         Verdict::NoService => (
             "the TCP connection was accepted, but nothing speaking the expected protocol answered",
-            "a middlebox that accepts every connection (SYN proxy, transparent proxy), a service that hangs, or another service on the port",
+            "a middlebox that accepts every connection (SYN proxy, transparent proxy) and stays silent or drops it without a byte, a service that hangs, or another service on the port",
             "check what listens on the target's port; if the canary port answered too (canary-open), find the middlebox that accepts everything",
         ),
         Verdict::ProtocolError => (

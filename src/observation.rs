@@ -119,10 +119,10 @@ pub enum TlsFailure {
     },
     /// The bytes that came back are not TLS; `seen` holds the first of them (raw).
     NotTls { seen: Vec<u8> },
-    /// The peer closed the connection during the handshake.
-    Closed,
-    /// The peer reset the connection during the handshake.
-    Reset,
+    /// The peer closed the connection during the handshake; `silent`: before sending a byte.
+    Closed { silent: bool },
+    /// The peer reset the connection during the handshake; `silent`: before sending a byte.
+    Reset { silent: bool },
     /// No `ServerHello` before the timeout.
     TimedOut,
     /// Version or cipher negotiation failed, or another protocol error.

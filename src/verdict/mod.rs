@@ -175,7 +175,8 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
         // Refused our TLS, then showed its legacy version, suite and chain.
         Outcome::Tls(_) if obs.tls.is_some() => tls::legacy_tls(obs, ctx, &hop, &mut findings),
         Outcome::Tls(f) => {
-            let t = tls::tls_failure(f, &hop);
+            let t = tls::accepted_and_dropped(f, obs, &hop)
+                .unwrap_or_else(|| tls::tls_failure(f, &hop));
             if t.0 == Verdict::Ok {
                 findings.push(Finding::warning(FindingKind::ClientCertRequired, t.1.clone()));
             }
@@ -233,12 +234,14 @@ pub fn classify(obs: &Observation, ctx: &Context) -> Judgement {
 }
 
 /// Whether the canary should be asked for `obs`: always with `--canary` (for a path that
-/// connected on its first address), else when the path comes out `no-service` — does a port
-/// of the same host where nothing should listen answer too?
+/// connected on its first address), else when the path comes out `no-service`, or when a TLS
+/// port accepted and dropped the handshake without a byte — does a port of the same host
+/// where nothing should listen answer too?
 #[must_use]
 pub fn needs_canary(obs: &Observation, ctx: &Context, canary_always: bool) -> bool {
     obs.address.is_some()
         && (canary_always && obs.timings.connect.is_some() && obs.other_attempts.is_empty()
+            || tls::silent_drop(obs)
             || classify(obs, ctx).verdict == Verdict::NoService)
 }
 

@@ -5,7 +5,7 @@ use rustls::AlertDescription;
 
 use super::certificate::completed_tls;
 use super::{intercept, Context, Finding, FindingKind, Hop, Triple, Verdict};
-use crate::observation::{Observation, TlsFailure};
+use crate::observation::{Canary, Observation, Outcome, TlsFailure};
 use crate::sanitize::printable;
 
 pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
@@ -26,14 +26,24 @@ pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
                 Some(format!("another service, or a proxy, answers on {hp} instead of {}", hop.target_title)),
             )
         }
-        TlsFailure::Closed => (
+        TlsFailure::Closed { silent } => (
             Verdict::TlsFailed,
-            "the peer closed the connection during the TLS handshake".to_string(),
+            if *silent {
+                "the peer closed the connection during the TLS handshake: nothing at all came back"
+            } else {
+                "the peer closed the connection during the TLS handshake"
+            }
+            .to_string(),
             Some(format!("the service on {hp} or a TLS-inspecting firewall in between dropped the handshake: check its log and TLS settings")),
         ),
-        TlsFailure::Reset => (
+        TlsFailure::Reset { silent } => (
             Verdict::TlsFailed,
-            "the connection was reset during the TLS handshake".to_string(),
+            if *silent {
+                "the connection was reset during the TLS handshake: nothing at all came back"
+            } else {
+                "the connection was reset during the TLS handshake"
+            }
+            .to_string(),
             Some(format!("an IPS or TLS-inspecting firewall, or the service on {hp}, reset the handshake")),
         ),
         TlsFailure::TimedOut => (
@@ -54,6 +64,40 @@ pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
             Some(format!("check the TLS configuration of {hp}")),
         ),
     }
+}
+
+/// A TLS port that accepted and then closed or reset without sending a byte, when the
+/// canary on the same host was accepted too: not the service refusing this tool's TLS, but
+/// something on the way that takes every connection and drops it (DESIGN §5.6). Without the
+/// canary's answer the failure stays a TLS failure (`tls_failure`).
+pub(super) fn accepted_and_dropped(f: &TlsFailure, obs: &Observation, hop: &Hop) -> Option<Triple> {
+    let how = match f {
+        TlsFailure::Closed { silent: true } => "closed",
+        TlsFailure::Reset { silent: true } => "reset",
+        _ => return None,
+    };
+    let Some(Canary::Accepted { port, .. }) = &obs.canary else {
+        return None;
+    };
+    Some((
+        Verdict::NoService,
+        format!("TCP accepted, then {how} without a byte, and port {port}, where nothing should listen, accepted too"),
+        Some(format!(
+            "a firewall, SYN proxy or antivirus between this machine and {} accepts every port and drops the connection: the service on {}:{} was never reached; find the device (a traceroute to the port, the firewall's session log) and let the port through",
+            hop.host_ip(), hop.host, hop.port
+        )),
+    ))
+}
+
+/// Whether a TLS port accepted and then closed or reset without sending a byte: the canary
+/// is asked, to tell an accept-everything middlebox from a service that drops this tool.
+#[must_use]
+pub(super) fn silent_drop(obs: &Observation) -> bool {
+    obs.tls.is_none()
+        && matches!(
+            obs.outcome,
+            Outcome::Tls(TlsFailure::Closed { silent: true } | TlsFailure::Reset { silent: true })
+        )
 }
 
 /// The line `mssp-check listen` sends to a connection it turns away at its connection limit

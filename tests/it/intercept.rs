@@ -127,6 +127,82 @@ async fn an_accept_all_middlebox_shows_on_the_canary() {
     assert!(!kinds(&r, "multi-8471-ih-mgmt").contains(&"canary-open"));
 }
 
+/// Accepts every connection, reads what comes for a moment, and drops it without a byte:
+/// closed (FIN) or, with `reset`, reset (`SO_LINGER` 0) — an accept-everything middlebox.
+async fn dropper(reset: bool) -> std::net::SocketAddr {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if reset {
+                    let _ = s.set_zero_linger();
+                    return;
+                }
+                let mut buf = [0u8; 4096];
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_millis(100), s.read(&mut buf))
+                        .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_tls_port_that_drops_without_a_byte_asks_the_canary() {
+    for reset in [false, true] {
+        let how = if reset { "reset" } else { "closed" };
+        let path = dropper(reset).await;
+        // The middlebox takes the canary port too: the path is not the service's TLS.
+        let canary = dropper(reset).await;
+        let r = check(&[
+            "--role",
+            "ih",
+            "--mgmt",
+            &path.to_string(),
+            "--timeout",
+            "400ms",
+            "--canary-port",
+            &canary.port().to_string(),
+        ])
+        .await;
+        let j = &row(&r, "multi-8471-ih-mgmt").judgement;
+        assert_eq!(j.verdict.label(), "no-service", "{how}: {j:?}");
+        assert!(
+            j.reason.contains(&format!("then {how} without a byte")),
+            "{how}: {}",
+            j.reason
+        );
+        assert!(kinds(&r, "multi-8471-ih-mgmt").contains(&"canary-open"));
+
+        // Nothing on the canary port: the host itself drops this tool's TLS.
+        let closed = fixtures::closed_port("127.0.0.1");
+        let r = check(&[
+            "--role",
+            "ih",
+            "--mgmt",
+            &path.to_string(),
+            "--timeout",
+            "400ms",
+            "--canary-port",
+            &closed.port().to_string(),
+        ])
+        .await;
+        let j = &row(&r, "multi-8471-ih-mgmt").judgement;
+        assert_eq!(j.verdict.label(), "tls-failed", "{how}: {j:?}");
+        assert!(
+            j.reason.ends_with("nothing at all came back"),
+            "{how}: {}",
+            j.reason
+        );
+        assert!(!kinds(&r, "multi-8471-ih-mgmt").contains(&"canary-open"));
+    }
+}
+
 const VIA_OK: &[u8] = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM\r\nVia: 1.1 bluecoat\r\nContent-Length: 0\r\n\r\n";
 
 #[tokio::test]

@@ -134,8 +134,12 @@ pub(super) fn classify_handshake_error(
         };
     }
     match e.kind() {
-        io::ErrorKind::UnexpectedEof => TlsFailure::Closed,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => TlsFailure::Reset,
+        io::ErrorKind::UnexpectedEof => TlsFailure::Closed {
+            silent: seen.is_empty(),
+        },
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => TlsFailure::Reset {
+            silent: seen.is_empty(),
+        },
         io::ErrorKind::TimedOut => TlsFailure::TimedOut,
         _ => TlsFailure::Other {
             detail: e.to_string(),

@@ -102,4 +102,14 @@ fn the_canary_is_asked_for_silent_paths_or_always_with_the_flag() {
     assert!(needs_canary(&fine, &c, true));
     assert!(!needs_canary(&second_address, &c, true));
     assert!(!needs_canary(&no_address, &c, false));
+    // Accepted, then dropped without a byte: a tls-failed path, but the canary tells a
+    // middlebox from the service.
+    let dropped = on("multi-8471-ih-mgmt")
+        .tls_failed(TlsFailure::Reset { silent: true })
+        .obs;
+    let spoke = on("multi-8471-ih-mgmt")
+        .tls_failed(TlsFailure::Closed { silent: false })
+        .obs;
+    assert!(needs_canary(&dropped, &c, false));
+    assert!(!needs_canary(&spoke, &c, false));
 }
