@@ -59,6 +59,11 @@ pub enum ConnectFailure {
     /// The HTTP proxy would not open a tunnel (`CONNECT` answered with an error): `status`
     /// is the HTTP status code, `None` when the answer was not HTTP; `line` is for display.
     ProxyRefused { status: Option<u16>, line: String },
+    /// The peer completed the TCP handshake and reset the connection before the connect call
+    /// returned: the OS says "reset" (ECONNRESET), not "refused", once the handshake is done.
+    /// A direct probe goes on over a reset stream, so that this reads as the same reset a
+    /// moment later would.
+    ResetAfterAccept,
     /// Anything else the OS said (address in use, permission denied…).
     Other { detail: String },
 }
@@ -98,6 +103,7 @@ impl ConnectFailure {
     pub fn describe(&self) -> String {
         match self {
             ConnectFailure::Refused => "refused (TCP reset)".into(),
+            ConnectFailure::ResetAfterAccept => "accepted, then reset at once".into(),
             ConnectFailure::TimedOut => "filtered (no answer)".into(),
             ConnectFailure::Unreachable { detail } => format!("unreachable: {detail}"),
             ConnectFailure::ProxyRefused { line, .. } => format!("proxy refused: {line}"),

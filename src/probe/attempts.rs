@@ -155,7 +155,7 @@ async fn one_address<C: Connector>(
                         if f == ConnectFailure::TimedOut {
                             continue;
                         }
-                        if early && matches!(f, ConnectFailure::Refused | ConnectFailure::Unreachable { .. }) {
+                        if early && matches!(f, ConnectFailure::Refused | ConnectFailure::ResetAfterAccept | ConnectFailure::Unreachable { .. }) {
                             routes.answered(ip, at.elapsed());
                         }
                         return Err((f, tries(&launched, None)));

@@ -31,6 +31,15 @@ pub async fn probe<C: Connector>(
             };
             Canary::Accepted { port, said }
         }
+        // Accepted, then reset before the connect call returned: it was accepted.
+        Ok(Err(e))
+            if super::tcp::classify(&e) == crate::observation::ConnectFailure::ResetAfterAccept =>
+        {
+            Canary::Accepted {
+                port,
+                said: Vec::new(),
+            }
+        }
         Ok(Err(e)) => Canary::Closed {
             port,
             how: super::tcp::classify(&e).describe(),

@@ -12,6 +12,7 @@ pub mod http;
 pub mod legacy;
 pub mod listening;
 pub mod proxy;
+pub mod reset;
 pub mod rtt;
 pub mod starttls;
 pub mod tcp;
@@ -129,11 +130,7 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         .collect();
     let mut obs = job.observe(Outcome::Completed, addrs.first().copied());
 
-    let finish = |mut obs: Observation, outcome: Outcome| {
-        obs.outcome = outcome;
-        obs.timings.total = started.elapsed() + job.dns_time.unwrap_or_default();
-        obs
-    };
+    let finish = |obs: Observation, outcome: Outcome| finish(obs, outcome, job, started);
 
     let connected = attempts::connect(
         &ctx.connector,
@@ -166,6 +163,11 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
             obs.other_attempts = failures.into_iter().map(|(a, f, _)| (a, f)).collect();
             obs.connect_tries = tries;
             obs.timings.connect = Some(started.elapsed());
+            if let (ConnectFailure::ResetAfterAccept, Some(addr), None) = (&first, addr, &job.proxy)
+            {
+                // Accepted: go on as if connected, over the reset connection.
+                return after_reset(ctx, job, obs, addr, &deadline, started).await;
+            }
             return finish(obs, Outcome::Connect(first));
         }
     };
@@ -224,6 +226,60 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         Conn::Plain(stream)
     };
 
+    talk(ctx, job, obs, conn, &name, &deadline, started).await
+}
+
+/// The end of a probe: its outcome and total time (the name's lookup included).
+fn finish(mut obs: Observation, outcome: Outcome, job: &Job, started: Instant) -> Observation {
+    obs.outcome = outcome;
+    obs.timings.total = started.elapsed() + job.dns_time.unwrap_or_default();
+    obs
+}
+
+/// A connection the peer accepted and reset before the connect call returned: the probe
+/// talks to a [`reset::ResetStream`] as it would to the connection, so that the verdict is
+/// the one a reset a moment later gives.
+async fn after_reset<C: Connector>(
+    ctx: &ProbeContext<C>,
+    job: &Job,
+    mut obs: Observation,
+    addr: SocketAddr,
+    deadline: &Deadline,
+    started: Instant,
+) -> Observation {
+    let name = server_name(&job.host, addr);
+    let stream = reset::ResetStream;
+    let conn = if job.path.probe.is_implicit_tls() {
+        obs.tls_connections = 1;
+        match ctx.tls.handshake(stream, &name).await {
+            Ok((s, facts)) => {
+                obs.tls = Some(facts);
+                Conn::Tls(Box::new(s))
+            }
+            Err(f) => return finish(obs, Outcome::Tls(f), job, started),
+        }
+    } else {
+        Conn::Plain(stream)
+    };
+    talk(ctx, job, obs, conn, &name, deadline, started).await
+}
+
+/// After the connection (and, on a TLS port, the handshake): the protocol of the path.
+async fn talk<C, S>(
+    ctx: &ProbeContext<C>,
+    job: &Job,
+    mut obs: Observation,
+    conn: Conn<S>,
+    name: &ServerName<'static>,
+    deadline: &Deadline,
+    started: Instant,
+) -> Observation
+where
+    C: Connector,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let finish = |obs: Observation, outcome: Outcome| finish(obs, outcome, job, started);
+    let kind = job.path.probe;
     let t = Instant::now();
     let nonce = crate::e2e::new_nonce();
     let driven = match kind {
@@ -242,7 +298,7 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         ProbeKind::Https => {
             let path = job.path.http_path.as_deref().unwrap_or("/");
             let mut script = HttpScript::new(&host_header(&job.host, job.port), path, &nonce);
-            let d = dialogue::drive(conn, &mut script, &ctx.tls, &name, &deadline).await;
+            let d = dialogue::drive(conn, &mut script, &ctx.tls, name, deadline).await;
             if d.end.is_none() || script.response.is_done() {
                 let head = script.response.into_outcome();
                 obs.e2e = head.as_ref().ok().and_then(|h| e2e::from_header(h, &nonce));
@@ -251,22 +307,22 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
             Some(d)
         }
         ProbeKind::Imaps => {
-            Some(converse(&mut obs, conn, Imap::implicit(), ctx, &name, &deadline).await)
+            Some(converse(&mut obs, conn, Imap::implicit(), ctx, name, deadline).await)
         }
         ProbeKind::Pop3s => {
-            Some(converse(&mut obs, conn, Pop3::implicit(), ctx, &name, &deadline).await)
+            Some(converse(&mut obs, conn, Pop3::implicit(), ctx, name, deadline).await)
         }
         ProbeKind::Ldaps => {
-            Some(converse(&mut obs, conn, Ldap::implicit(), ctx, &name, &deadline).await)
+            Some(converse(&mut obs, conn, Ldap::implicit(), ctx, name, deadline).await)
         }
         ProbeKind::ImapStarttls => {
-            Some(converse(&mut obs, conn, Imap::starttls(), ctx, &name, &deadline).await)
+            Some(converse(&mut obs, conn, Imap::starttls(), ctx, name, deadline).await)
         }
         ProbeKind::Pop3Stls => {
-            Some(converse(&mut obs, conn, Pop3::stls(), ctx, &name, &deadline).await)
+            Some(converse(&mut obs, conn, Pop3::stls(), ctx, name, deadline).await)
         }
         ProbeKind::LdapStarttls => {
-            Some(converse(&mut obs, conn, Ldap::starttls(), ctx, &name, &deadline).await)
+            Some(converse(&mut obs, conn, Ldap::starttls(), ctx, name, deadline).await)
         }
     };
     if let Some(d) = driven {

@@ -56,6 +56,10 @@ pub fn classify(e: &io::Error) -> ConnectFailure {
     }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+        // A RST in SYN-SENT is "refused"; "reset" means the handshake had completed.
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            ConnectFailure::ResetAfterAccept
+        }
         io::ErrorKind::TimedOut => ConnectFailure::TimedOut,
         io::ErrorKind::HostUnreachable => ConnectFailure::Unreachable {
             detail: "host unreachable (ICMP host unreachable or administratively prohibited)"

@@ -93,6 +93,11 @@ pub(super) fn proxy_connect(f: &ConnectFailure, hop: &Hop) -> Triple {
                 hop.from
             )),
         ),
+        ConnectFailure::ResetAfterAccept => (
+            Verdict::NoService,
+            format!("the proxy {proxy} accepted the connection and reset it at once"),
+            Some(format!("{setting}: is {proxy} an HTTP proxy, and does it let {} in?", hop.from)),
+        ),
         ConnectFailure::Other { detail } => (
             Verdict::Unreachable,
             format!("the proxy {proxy}: {}", printable(detail, 120)),
@@ -134,6 +139,15 @@ pub(super) fn connect(f: &ConnectFailure, hop: &Hop) -> Triple {
             Some(format!(
                 "the HTTP proxy does not let {} through to {}:{p}: allow CONNECT to it on the proxy (and exclude it from TLS inspection)",
                 hop.from, hop.host
+            )),
+        ),
+        // Probes go on over a reset stream instead (`probe::run`); this is for the record.
+        ConnectFailure::ResetAfterAccept => (
+            Verdict::NoService,
+            "TCP accepted, then reset at once".to_string(),
+            Some(format!(
+                "something accepts connections on {}:{p} and resets them: a firewall, IPS or the service itself",
+                hop.host
             )),
         ),
         ConnectFailure::Other { detail } => (
