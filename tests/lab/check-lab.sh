@@ -80,6 +80,8 @@ expect "silent01:8473 accepts, says nothing" '^open:silent$'          tcp mgmt01
 expect "silent01:389 accepts, says nothing"  '^open:silent$'          tcp ih01 silent01.lab.test 389
 expect "silent01:636 TLS: no ServerHello in 3 s" '^exit=124$' \
   bash -c 'ip netns exec msc-ih01 timeout 3 openssl s_client -connect silent01.lab.test:636 </dev/null >/dev/null 2>&1; echo "exit=$?"'
+expect "silent01:993 accepts, closes without a byte" '^open:closed$' tcp ih01 silent01.lab.test 993
+expect "silent01:995 accepts, resets"        '^open:reset$'           tcp ih01 silent01.lab.test 995
 expect "mail02:143 greets with SMTP"         '^open:banner:220 '      tcp ih01 mail02.lab.test 143
 expect "mail02:110 greets with SMTP"         '^open:banner:220 '      tcp ih01 mail02.lab.test 110
 

@@ -6,6 +6,11 @@ Debian has no tool that does either of these, so the lab carries them:
   silent          accept every connection and never send a byte (an accept-all
                   box: with the nftables REDIRECT that up.sh puts in front of
                   it, every TCP port of the host "answers" this way)
+  drop            accept every connection, read what the client sends for a
+                  moment, and close without a byte (FIN)
+  reset           accept every connection and reset it at once (SO_LINGER 0):
+                  with drop, the accept-and-close boxes that a TLS port must
+                  not blame on the service
   strip-starttls  an IMAP relay that hides STARTTLS, the way SMTP/IMAP
                   inspection of some firewalls does: the token is removed from
                   every CAPABILITY the server sends, and a client's STARTTLS
@@ -28,6 +33,7 @@ import asyncio
 import re
 import signal
 import socket
+import struct
 import sys
 
 MAX_LINE = 8192
@@ -63,6 +69,23 @@ async def serve_silent(reader, writer, limits):
                 await asyncio.sleep(limits.lifetime)
     except (TimeoutError, ConnectionError):
         pass
+
+
+async def serve_drop(reader, writer, limits):
+    """Read what the client sends for a moment (its ClientHello), then close without a byte."""
+    try:
+        async with asyncio.timeout(0.2):
+            await reader.read(MAX_DISCARD)
+    except (TimeoutError, ConnectionError):
+        pass
+
+
+async def serve_reset(reader, writer, limits):
+    """Reset the connection at once: SO_LINGER 0, then close."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 async def pump_lines(reader, writer, rewrite):
@@ -184,7 +207,7 @@ def parse_hostport(text: str):
 
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["silent", "strip-starttls", "hide-starttls"])
+    ap.add_argument("mode", choices=["silent", "drop", "reset", "strip-starttls", "hide-starttls"])
     ap.add_argument("--listen", type=int, required=True, help="port, on every address of the namespace")
     ap.add_argument("--upstream", help="HOST:PORT of the real server (strip-/hide-starttls)")
     ap.add_argument("--max-conns", type=int, default=64)
@@ -192,8 +215,9 @@ async def main() -> int:
     args = ap.parse_args()
 
     limits = Limits(args.max_conns, args.lifetime)
-    if args.mode == "silent":
-        handler = make_handler(limits, serve_silent)
+    if args.mode in ("silent", "drop", "reset"):
+        serve = {"silent": serve_silent, "drop": serve_drop, "reset": serve_reset}[args.mode]
+        handler = make_handler(limits, serve)
     else:
         if not args.upstream:
             ap.error(f"{args.mode} needs --upstream HOST:PORT")
