@@ -90,21 +90,27 @@ async fn pins_settle_it_both_ways() {
     );
 }
 
+/// The Instance Host's run against `path` as its Management Server, the canary on `canary`.
+async fn with_canary(path: std::net::SocketAddr, canary: u16) -> mssp_check::report::Report {
+    let (path, canary) = (path.to_string(), canary.to_string());
+    check(&[
+        "--role",
+        "ih",
+        "--mgmt",
+        &path,
+        "--timeout",
+        "400ms",
+        "--canary-port",
+        &canary,
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn an_accept_all_middlebox_shows_on_the_canary() {
     let path = fixtures::silent_server("127.0.0.1:0").await;
     let canary = fixtures::silent_server("127.0.0.1:0").await;
-    let r = check(&[
-        "--role",
-        "ih",
-        "--mgmt",
-        &path.to_string(),
-        "--timeout",
-        "400ms",
-        "--canary-port",
-        &canary.port().to_string(),
-    ])
-    .await;
+    let r = with_canary(path, canary.port()).await;
     assert_eq!(
         row(&r, "multi-8471-ih-mgmt").judgement.verdict.label(),
         "no-service"
@@ -113,17 +119,7 @@ async fn an_accept_all_middlebox_shows_on_the_canary() {
 
     // An ordinary host: the canary port is closed, no finding.
     let closed = fixtures::closed_port("127.0.0.1");
-    let r = check(&[
-        "--role",
-        "ih",
-        "--mgmt",
-        &path.to_string(),
-        "--timeout",
-        "400ms",
-        "--canary-port",
-        &closed.port().to_string(),
-    ])
-    .await;
+    let r = with_canary(path, closed.port()).await;
     assert!(!kinds(&r, "multi-8471-ih-mgmt").contains(&"canary-open"));
 }
 
@@ -159,17 +155,7 @@ async fn a_tls_port_that_drops_without_a_byte_asks_the_canary() {
         let path = dropper(reset).await;
         // The middlebox takes the canary port too: the path is not the service's TLS.
         let canary = dropper(reset).await;
-        let r = check(&[
-            "--role",
-            "ih",
-            "--mgmt",
-            &path.to_string(),
-            "--timeout",
-            "400ms",
-            "--canary-port",
-            &canary.port().to_string(),
-        ])
-        .await;
+        let r = with_canary(path, canary.port()).await;
         let j = &row(&r, "multi-8471-ih-mgmt").judgement;
         assert_eq!(j.verdict.label(), "no-service", "{how}: {j:?}");
         assert!(
@@ -181,17 +167,7 @@ async fn a_tls_port_that_drops_without_a_byte_asks_the_canary() {
 
         // Nothing on the canary port: the host itself drops this tool's TLS.
         let closed = fixtures::closed_port("127.0.0.1");
-        let r = check(&[
-            "--role",
-            "ih",
-            "--mgmt",
-            &path.to_string(),
-            "--timeout",
-            "400ms",
-            "--canary-port",
-            &closed.port().to_string(),
-        ])
-        .await;
+        let r = with_canary(path, closed.port()).await;
         let j = &row(&r, "multi-8471-ih-mgmt").judgement;
         assert_eq!(j.verdict.label(), "tls-failed", "{how}: {j:?}");
         assert!(
