@@ -69,6 +69,34 @@ pub enum ConnectFailure {
 }
 
 impl Observation {
+    /// An observation of `path` to `host` on `port` with `outcome` and nothing else recorded
+    /// yet: the probe, the plan and the tests fill in what they saw.
+    #[must_use]
+    pub fn new(path: Arc<PathSpec>, host: Option<HostSpec>, port: u16, outcome: Outcome) -> Self {
+        Self {
+            path,
+            host,
+            port,
+            address: None,
+            local_target: false,
+            other_attempts: Vec::new(),
+            outcome,
+            tls: None,
+            dialogue: None,
+            dialogue_failure: None,
+            protocol_end: None,
+            http: None,
+            canary: None,
+            via_proxy: None,
+            local_addr: None,
+            e2e: None,
+            connect_tries: None,
+            tls_connections: 0,
+            stalls: 0,
+            timings: Timings::default(),
+        }
+    }
+
     /// The target as written, with ` via PROXY` when the probe went through a proxy.
     #[must_use]
     pub fn host_label(&self) -> String {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{flag_for, HostSpec, PathSpec, RunConfig};
-use crate::observation::{DnsFailure, Observation, Outcome, Timings};
+use crate::observation::{DnsFailure, Observation, Outcome};
 use crate::probe::Job;
 
 /// A path with the host it goes to (or none: skipped).
@@ -55,33 +55,13 @@ pub fn plan(cfg: &RunConfig) -> Vec<Planned> {
 /// The observation of a path that has no target: skipped, naming the flag that would test it.
 #[must_use]
 pub fn skipped(p: &Planned) -> Observation {
-    Observation {
-        path: Arc::clone(&p.path),
-        host: None,
-        port: p.port,
-        address: None,
-        local_target: false,
-        other_attempts: Vec::new(),
-        outcome: match p.excluded {
-            Some(by) => Outcome::Excluded { by },
-            None => Outcome::Skipped {
-                flag: flag_for(&p.path),
-            },
+    let outcome = match p.excluded {
+        Some(by) => Outcome::Excluded { by },
+        None => Outcome::Skipped {
+            flag: flag_for(&p.path),
         },
-        tls: None,
-        dialogue: None,
-        dialogue_failure: None,
-        protocol_end: None,
-        http: None,
-        canary: None,
-        via_proxy: None,
-        local_addr: None,
-        e2e: None,
-        connect_tries: None,
-        tls_connections: 0,
-        stalls: 0,
-        timings: Timings::default(),
-    }
+    };
+    Observation::new(Arc::clone(&p.path), None, p.port, outcome)
 }
 
 /// The jobs of one planned path to `host`, from its name's answer (`resolved`: the addresses

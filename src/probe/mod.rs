@@ -28,9 +28,7 @@ use tokio::time::Instant;
 
 use crate::config::profile::ProbeKind;
 use crate::config::{Host, HostSpec, PathSpec};
-use crate::observation::{
-    ConnectFailure, Observation, Outcome, Phase, ProtocolEnd, Timings, TlsFailure,
-};
+use crate::observation::{ConnectFailure, Observation, Outcome, Phase, ProtocolEnd, TlsFailure};
 use connector::Connector;
 use deadline::Deadline;
 use dialogue::{Conn, HttpScript};
@@ -73,32 +71,17 @@ impl Job {
     /// `address` is this machine's (`local_target`) is the connector's to say, in [`run`].
     #[must_use]
     pub fn observe(&self, outcome: Outcome, address: Option<SocketAddr>) -> Observation {
-        Observation {
-            path: Arc::clone(&self.path),
-            host: Some(self.host.clone()),
-            port: self.port,
-            address,
-            local_target: false,
-            other_attempts: Vec::new(),
+        let mut obs = Observation::new(
+            Arc::clone(&self.path),
+            Some(self.host.clone()),
+            self.port,
             outcome,
-            tls: None,
-            dialogue: None,
-            dialogue_failure: None,
-            protocol_end: None,
-            http: None,
-            canary: None,
-            via_proxy: self.proxy.as_ref().map(|p| p.1.clone()),
-            local_addr: None,
-            e2e: None,
-            connect_tries: None,
-            tls_connections: 0,
-            stalls: 0,
-            timings: Timings {
-                dns: self.dns_time,
-                total: self.dns_time.unwrap_or_default(),
-                ..Timings::default()
-            },
-        }
+        );
+        obs.address = address;
+        obs.via_proxy = self.proxy.as_ref().map(|p| p.1.clone());
+        obs.timings.dns = self.dns_time;
+        obs.timings.total = self.dns_time.unwrap_or_default();
+        obs
     }
 }
 

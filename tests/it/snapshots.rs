@@ -30,40 +30,28 @@ fn ms(n: u64) -> Duration {
 }
 
 fn obs(id: &str, host: Option<&str>, port: u16, outcome: Outcome) -> Observation {
-    Observation {
-        path: path(id),
-        host: host.map(|h| HostSpec::parse(h).expect("host")),
+    // Where the probe got to the network: not for a name that did not resolve.
+    let address = host
+        .filter(|_| !matches!(outcome, Outcome::Dns(_)))
+        .map(|_| {
+            format!("198.18.0.{}:{port}", 2 + port % 200)
+                .parse()
+                .expect("addr")
+        });
+    let mut o = Observation::new(
+        path(id),
+        host.map(|h| HostSpec::parse(h).expect("host")),
         port,
-        // Where the probe got to the network: not for a name that did not resolve.
-        address: host
-            .filter(|_| !matches!(outcome, Outcome::Dns(_)))
-            .map(|_| {
-                format!("198.18.0.{}:{port}", 2 + port % 200)
-                    .parse()
-                    .expect("addr")
-            }),
-        local_target: false,
-        other_attempts: Vec::new(),
         outcome,
-        tls: None,
-        dialogue: None,
-        dialogue_failure: None,
-        protocol_end: None,
-        http: None,
-        canary: None,
-        via_proxy: None,
-        local_addr: None,
-        e2e: None,
-        connect_tries: None,
-        tls_connections: 0,
-        stalls: 0,
-        timings: Timings {
-            dns: Some(ms(1)),
-            connect: Some(ms(2)),
-            total: Duration::from_millis(12),
-            ..Timings::default()
-        },
-    }
+    );
+    o.address = address;
+    o.timings = Timings {
+        dns: Some(ms(1)),
+        connect: Some(ms(2)),
+        total: Duration::from_millis(12),
+        ..Timings::default()
+    };
+    o
 }
 
 fn cert(subject: &str, issuer: &str, san: &[&str], n: u8) -> CertInfo {

@@ -43,33 +43,20 @@ pub fn on_host(id: &str, host: &str) -> Case {
         .unwrap_or_else(|| panic!("no path {id} in the embedded profiles"))
         .clone();
     let port = path.port;
-    let obs = Observation {
-        path: Arc::new(path),
-        host: Some(HostSpec::parse(host).expect("host")),
+    let mut obs = Observation::new(
+        Arc::new(path),
+        Some(HostSpec::parse(host).expect("host")),
         port,
-        address: Some(SocketAddr::new(ADDR.parse().expect("ip"), port)),
-        local_target: false,
-        other_attempts: Vec::new(),
-        outcome: Outcome::Completed,
-        tls: None,
-        dialogue: None,
-        dialogue_failure: None,
-        protocol_end: None,
-        http: None,
-        canary: None,
-        via_proxy: None,
-        local_addr: None,
-        e2e: None,
-        connect_tries: None,
-        tls_connections: 0,
-        stalls: 0,
-        timings: Timings {
-            dns: Some(Duration::from_millis(1)),
-            connect: Some(Duration::from_millis(2)),
-            total: Duration::from_millis(9),
-            ..Timings::default()
-        },
+        Outcome::Completed,
+    );
+    obs.address = Some(SocketAddr::new(ADDR.parse().expect("ip"), port));
+    obs.timings = Timings {
+        dns: Some(Duration::from_millis(1)),
+        connect: Some(Duration::from_millis(2)),
+        total: Duration::from_millis(9),
+        ..Timings::default()
     };
+
     Case { obs, ctx: ctx() }
 }
 
