@@ -115,16 +115,22 @@ pub(super) fn chain(
     None
 }
 
-/// Adds an `interception-ca` finding per chain certificate whose issuer matches a
-/// signature; returns the first match with the issuer it matched.
+/// Adds an `interception-ca` finding per issuer of the chain that matches a signature, on
+/// the first certificate it issued (the CA's own, self-signed, names the same issuer: once
+/// is enough); returns the first match with the issuer it matched.
 fn push_issuer_signatures<'a>(
     facts: &TlsFacts,
     ctx: &'a Context,
     findings: &mut Vec<Finding>,
 ) -> Option<(&'a Signature, String)> {
     let mut first = None;
+    let mut told: Vec<(&str, &str)> = Vec::new();
     for cert in &facts.chain {
         for sig in ctx.signatures.match_issuer(&cert.issuer) {
+            if told.contains(&(sig.product.as_str(), cert.issuer.as_str())) {
+                continue;
+            }
+            told.push((sig.product.as_str(), cert.issuer.as_str()));
             findings.push(Finding::warning(
                 FindingKind::InterceptionCa,
                 format!(

@@ -52,6 +52,18 @@ fn issued_by(issuer: &str, os: Trust) -> TlsFacts {
     )
 }
 
+/// A leaf and its CA's own certificate: both name the same issuer.
+fn issued_with_ca(issuer: &str) -> TlsFacts {
+    facts(
+        vec![
+            cert("CN=target.lab", issuer, 'e'),
+            cert(issuer, issuer, 'f'),
+        ],
+        untrusted(P::UnknownIssuer),
+        untrusted(P::UnknownIssuer),
+    )
+}
+
 fn cas143() -> Case {
     on("multi-143-client-cas")
 }
@@ -176,6 +188,7 @@ fn rewritten_banner() -> Case {
 #[test_case(internal().tls(self_signed()).pin(&format!("target.lab:8471={}", "a".repeat(40))), V::Ok, S::Pass, &[K::PinMatch], None ; "pin match")]
 #[test_case(internal().tls(self_signed()).pin(&format!("target.lab:8471={}", "d".repeat(64))), V::Intercepted, S::Fail, &[K::PinMismatch], Some("update the pin if the certificate was replaced on purpose") ; "pin mismatch")]
 #[test_case(internal().tls(issued_by("CN=FortiGate CA, O=Fortinet", untrusted(P::UnknownIssuer))), V::Intercepted, S::Fail, &[K::InterceptionCa], Some("exclude target.lab:8471 from SSL/TLS deep inspection on the FortiGate") ; "interception ca")]
+#[test_case(internal().tls(issued_with_ca("CN=FortiGate CA, O=Fortinet")), V::Intercepted, S::Fail, &[K::InterceptionCa], Some("on the FortiGate") ; "interception ca once for leaf and ca")]
 #[test_case(licensing().tls(issued_by("CN=FortiGate CA, O=Fortinet", Trust::Trusted)), V::Intercepted, S::Fail, &[K::InterceptionCa, K::LocalRoot], Some("on the FortiGate") ; "interception ca with its root installed")]
 #[test_case(internal().tls(issued_by("CN=Corp Issuing CA", untrusted(P::UnknownIssuer))), V::Ok, S::Warn, &[K::Resigned], Some("pin its thumbprint (--pin target.lab:8471=SHA1)") ; "internal re-signed")]
 #[test_case(cas143().dialogue(imap("* OK ready", &["IMAP4rev1"], false)), V::Intercepted, S::Fail, &[K::StarttlsMissing], Some("always offers STARTTLS: a mail proxy or antivirus mail shield in between removes it") ; "starttls missing on the cas")]
