@@ -42,6 +42,18 @@ pub async fn connect_first<C: Connector>(
     Err(failures.into_iter().map(|(_, a, f)| (a, f)).collect())
 }
 
+/// Linux says EPERM when a rule of this machine's own OUTPUT chain drops the SYN, and EACCES
+/// for an `ICMPv6` "administratively prohibited" — sent by a firewall on the way, or by a
+/// REJECT rule of this machine. Elsewhere the two are not told apart.
+fn permission_denied(e: &io::Error) -> &'static str {
+    const EACCES: i32 = 13;
+    if cfg!(target_os = "linux") && e.raw_os_error() == Some(EACCES) {
+        "administratively prohibited (ICMPv6): a firewall on the way, or this machine's own, rejects the connection"
+    } else {
+        "this machine's own firewall did not let the connection out"
+    }
+}
+
 /// What a connect error means on the wire.
 #[must_use]
 pub fn classify(e: &io::Error) -> ConnectFailure {
@@ -71,12 +83,38 @@ pub fn classify(e: &io::Error) -> ConnectFailure {
         io::ErrorKind::AddrNotAvailable => ConnectFailure::Unreachable {
             detail: "no usable local address for this destination (is IPv6 configured?)".into(),
         },
-        // Linux answers EPERM/EACCES when a local OUTPUT rule drops or rejects the SYN.
         io::ErrorKind::PermissionDenied => ConnectFailure::Unreachable {
-            detail: "this machine's own firewall did not let the connection out".into(),
+            detail: permission_denied(e).into(),
         },
         _ => ConnectFailure::Other {
             detail: e.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_by_permission_names_who_may_have_sent_it() {
+        let words = |errno: i32| match classify(&io::Error::from_raw_os_error(errno)) {
+            ConnectFailure::Unreachable { detail } => detail,
+            other => panic!("{other:?}"),
+        };
+        // EPERM: a local OUTPUT rule, wherever the OS says so.
+        #[cfg(unix)]
+        assert_eq!(
+            words(1),
+            "this machine's own firewall did not let the connection out"
+        );
+        // EACCES: on Linux an ICMPv6 administratively prohibited, often from a router.
+        #[cfg(target_os = "linux")]
+        assert!(words(13).contains("a firewall on the way"), "{}", words(13));
+        #[cfg(target_os = "linux")]
+        assert!(matches!(
+            classify(&io::Error::from_raw_os_error(104)),
+            ConnectFailure::ResetAfterAccept
+        ));
     }
 }
