@@ -33,6 +33,23 @@ pub struct Answer {
     pub note: Option<String>,
 }
 
+/// The most addresses of one family that a name's paths try. A MailStore host has a few;
+/// a DNS answer of hundreds (a hostile or broken server) must not open a socket each.
+pub const MAX_PER_FAMILY: usize = 16;
+
+/// Keeps the first [`MAX_PER_FAMILY`] addresses of each family, in their order; returns how
+/// many there were when some were cut.
+fn keep_a_few(addrs: &mut Vec<IpAddr>) -> Option<usize> {
+    let before = addrs.len();
+    let (mut v4, mut v6) = (0, 0);
+    addrs.retain(|ip| {
+        let n = if ip.is_ipv4() { &mut v4 } else { &mut v6 };
+        *n += 1;
+        *n <= MAX_PER_FAMILY
+    });
+    (addrs.len() < before).then_some(before)
+}
+
 /// Each name resolved once per run, on first use.
 #[derive(Debug)]
 pub struct Names {
@@ -60,7 +77,15 @@ impl Names {
         };
         cell.get_or_init(|| async {
             let t = Instant::now();
-            let (result, note) = self.dns.resolve_like_os(name).await;
+            let (mut result, mut note) = self.dns.resolve_like_os(name).await;
+            if let Ok(addrs) = &mut result {
+                if let Some(cut) = keep_a_few(addrs) {
+                    let said = format!(
+                        "{name} resolved to {cut} addresses: only the first {MAX_PER_FAMILY} of each family were probed"
+                    );
+                    note = Some(note.map_or_else(|| said.clone(), |n| format!("{n}; {said}")));
+                }
+            }
             Answer {
                 result,
                 took: t.elapsed(),
@@ -71,7 +96,8 @@ impl Names {
         .clone()
     }
 
-    /// The notes of names that only the operating system's resolver knew, in name order.
+    /// The notes of names that only the operating system's resolver knew, or that resolved
+    /// to more addresses than were probed, in name order.
     #[must_use]
     pub fn notes(&self) -> Vec<String> {
         let cells = self
@@ -428,6 +454,20 @@ pub fn fit_concurrency(wanted: usize) -> (usize, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_few_addresses_of_each_family_are_kept_in_order() {
+        let v4 = (0..40u8).map(|i| IpAddr::from([198, 18, 0, i]));
+        let v6 = (0..3u16).map(|i| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, i]));
+        let mut addrs: Vec<IpAddr> = v4.chain(v6).collect();
+        assert_eq!(keep_a_few(&mut addrs), Some(43));
+        assert_eq!(addrs.len(), MAX_PER_FAMILY + 3);
+        assert_eq!(addrs[0], IpAddr::from([198, 18, 0, 0]));
+        assert!(addrs[MAX_PER_FAMILY..].iter().all(IpAddr::is_ipv6));
+        let mut few = addrs[..2].to_vec();
+        assert_eq!(keep_a_few(&mut few), None);
+        assert_eq!(few.len(), 2);
+    }
 
     /// A path waiting for its turn must stay small: 5,000 of them wait at once.
     #[test]

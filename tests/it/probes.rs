@@ -84,7 +84,12 @@ async fn tls_ok_over_ipv6_loopback() {
 async fn closed_port_is_refused() {
     let closed = fixtures::closed_port("127.0.0.1");
     let r = check(&["--role", "ih", "--mgmt", &closed.to_string()]).await;
-    assert_eq!(verdicts(&r, "multi-8471-ih-mgmt"), ["refused"]);
+    assert_eq!(
+        verdicts(&r, "multi-8471-ih-mgmt"),
+        ["refused"],
+        "{:?}",
+        row(&r, "multi-8471-ih-mgmt").judgement
+    );
     let j = &row(&r, "multi-8471-ih-mgmt").judgement;
     assert!(
         j.hint
@@ -487,6 +492,40 @@ async fn my_mailstore_is_probed_on_every_address() {
     let mut v = verdicts(&r, "single-443-server-mailstore");
     v.sort_unstable();
     assert_eq!(v, ["refused", "tls-failed"], "a stale address must show");
+}
+
+#[tokio::test]
+async fn a_name_with_many_addresses_is_probed_on_a_few() {
+    // A broken or hostile DNS answer: 60 addresses (as many as fit one UDP answer) (loopback, nothing listens there on this
+    // port). They are not each given a socket; the run says how many there were.
+    let closed = fixtures::closed_port("127.0.0.1");
+    let many: Vec<std::net::IpAddr> = (1..=60u8)
+        .map(|i| std::net::IpAddr::from([127, 0, 2, i]))
+        .collect();
+    let dns = fixtures::dns_server(vec![("many.test", Answer::Addrs(many))]).await;
+    let target = format!("many.test:{}", closed.port());
+    let d = dns.to_string();
+    let r = check(&["--role", "ih", "--mgmt", &target, "--dns-server", &d]).await;
+    let obs = &row(&r, "multi-8471-ih-mgmt").obs;
+    assert_eq!(
+        verdicts(&r, "multi-8471-ih-mgmt"),
+        ["refused"],
+        "{:?}",
+        row(&r, "multi-8471-ih-mgmt").judgement
+    );
+    assert_eq!(
+        1 + obs.other_attempts.len(),
+        mssp_check::runner::MAX_PER_FAMILY,
+        "{obs:?}"
+    );
+    assert!(
+        r.meta
+            .notes
+            .iter()
+            .any(|n| n.contains("many.test resolved to 60 addresses")),
+        "{:?}",
+        r.meta.notes
+    );
 }
 
 #[tokio::test]
