@@ -24,9 +24,9 @@ const STEP: &str = "1500ms";
 /// the suite, and a 10 MB greeting, at the same time.
 const BOUND: Duration = Duration::from_millis(7 * 1500 + 5000);
 
-/// The longest line any format may print. A normal report's longest lines are JUnit's
-/// `<testcase>` lines with their attributes, about 450 characters; a peer's text is cut long
-/// before this, so anything longer is a flood getting through.
+/// The longest line any format may print. The longest seen are JSON's `greeting` (a peer's
+/// text is kept up to 512 characters: 533 with its key) and JUnit's `<testcase>` lines with
+/// their attributes (about 450); anything longer is a flood getting through.
 const MAX_LINE: usize = 1000;
 
 /// A greeting with a NUL, bytes that are not UTF-8 (a lone continuation byte, 0xff, an
@@ -55,6 +55,22 @@ const fn noise<const N: usize>(seed: u32) -> [u8; N] {
         out[i] = x.to_be_bytes()[0];
         i += 1;
     }
+    out
+}
+
+/// An IMAP greeting just under the 8 KiB line limit: kept, so the report must cut it.
+static LONG_GREETING: [u8; 8000] = long_greeting();
+
+const fn long_greeting<const N: usize>() -> [u8; N] {
+    let head = b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ";
+    let mut out = [b'A'; N];
+    let mut i = 0;
+    while i < head.len() {
+        out[i] = head[i];
+        i += 1;
+    }
+    out[N - 2] = b'\r';
+    out[N - 1] = b'\n';
     out
 }
 
@@ -87,6 +103,8 @@ enum Peer {
     HugeChain,
     /// A TLS server that closes after its `ServerHello`.
     CloseAfterServerHello,
+    /// A TLS server that sends its `ServerHello` and then nothing.
+    SilentAfterServerHello,
     /// Accepts, then resets (`SO_LINGER` 0) at once.
     Reset,
     /// Accepts, then resets on the client's first bytes or after 300 ms, when the client's
@@ -130,7 +148,8 @@ async fn start(peer: Peer) -> SocketAddr {
             assert!(size > 100_000, "the chain is {size} bytes");
             fixtures::tls_server("127.0.0.1:0", chain, Serve::Hold).await
         }
-        Peer::CloseAfterServerHello => servers::close_after_server_hello(id()).await,
+        Peer::CloseAfterServerHello => servers::server_hello_then(id(), true).await,
+        Peer::SilentAfterServerHello => servers::server_hello_then(id(), false).await,
         Peer::Reset => servers::reset_on_accept(Duration::ZERO).await,
         Peer::ResetLater => servers::reset_on_accept(Duration::from_millis(300)).await,
     }
@@ -147,6 +166,7 @@ async fn start(peer: Peer) -> SocketAddr {
 // admin's words.
 #[test_case(Peer::Flood(b"", b"\x15\x03\x03\x00\x02\x01\x5a", ENDLESS, b""), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "misbehaved" ; "endless TLS warning alerts")]
 #[test_case(Peer::Imap(NUL_AND_BAD_UTF8), "--imap", "multi-143-ih-any", "ok", "STARTTLS" ; "NUL and invalid UTF-8 in an IMAP greeting")]
+#[test_case(Peer::Imap(&LONG_GREETING), "--imap", "multi-143-ih-any", "ok", "STARTTLS" ; "an IMAP greeting of 8000 bytes")]
 #[test_case(Peer::Imap(ESCAPES_IMAP), "--imap", "multi-143-ih-any", "ok", "STARTTLS" ; "escapes in an IMAP greeting")]
 #[test_case(Peer::Pop3(ESCAPES_POP3), "--pop3", "multi-110-ih-any", "ok", "STARTTLS" ; "escapes in a POP3 greeting")]
 #[test_case(Peer::EscapedCertificate, "--mgmt", "multi-8471-ih-mgmt", "ok", "self-signed" ; "escapes in certificate names")]
@@ -161,6 +181,9 @@ async fn start(peer: Peer) -> SocketAddr {
 #[test_case(Peer::Canned(b"\x16\x03\x03\xff\xff\x02\x00\x00"), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "handshake" ; "a TLS record header of 64 KiB")]
 #[test_case(Peer::HugeChain, "--ews", "multi-443-ih-any", "tls-failed", "larger than 64 KiB" ; "a 100 KB certificate chain")]
 #[test_case(Peer::CloseAfterServerHello, "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "closed" ; "close after ServerHello")]
+// Not what an admin would expect: "no TLS answer came in time … does not speak TLS", though
+// the ServerHello came; a handshake that stalls halfway is a TLS failure.
+#[test_case(Peer::SilentAfterServerHello, "--mgmt", "multi-8471-ih-mgmt", "no-service", "no TLS answer" ; "silence after ServerHello")]
 #[test_case(Peer::Canned(&[0x30, 0x84, 0x80, 0x00, 0x00, 0x00, 0x02]), "--ldap", "multi-389-ih-any", "protocol-error", "BER length announced" ; "LDAP length of 2^31")]
 #[test_case(Peer::Canned(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02]), "--ldap", "multi-389-ih-any", "protocol-error", "BER length announced" ; "LDAP length of 0xffffffff")]
 // The reason says "closed without a IMAP answer" for a reset.
@@ -207,7 +230,7 @@ fn bidi(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
-/// Every format a person reads or a CI system stores: valid UTF-8, no control character but
+/// Every format a person reads or a CI or monitoring system stores: valid UTF-8, no control character but
 /// line ends and tabs (C0, DEL, C1: ESC, BEL and NUL among them, and the bidirectional
 /// overrides), no line over [`MAX_LINE`]. Returns the longest line.
 fn assert_sanitised(report: &Report) -> usize {
@@ -226,6 +249,8 @@ fn assert_sanitised(report: &Report) -> usize {
         ("json", Style::Json),
         ("markdown", Style::Markdown),
         ("junit", Style::Junit),
+        ("prometheus", Style::Prometheus),
+        ("nagios", Style::Nagios),
     ];
     let mut widest = 0;
     for (name, style) in styles {

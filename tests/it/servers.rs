@@ -349,8 +349,9 @@ pub async fn reset_on_accept(after: std::time::Duration) -> SocketAddr {
 }
 
 /// A TLS server that reads the `ClientHello`, answers with the first record of a real
-/// rustls server's flight (its `ServerHello`) and closes: a peer that dies mid-handshake.
-pub async fn close_after_server_hello(id: Identity) -> SocketAddr {
+/// rustls server's flight (its `ServerHello`) and then, with `close`, closes (a peer that
+/// dies mid-handshake) or, without, says nothing more until the client goes (one that hangs).
+pub async fn server_hello_then(id: Identity, close: bool) -> SocketAddr {
     let config = std::sync::Arc::new(
         rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -389,7 +390,11 @@ pub async fn close_after_server_hello(id: Identity) -> SocketAddr {
             let first =
                 (5 + usize::from(u16::from_be_bytes([flight[3], flight[4]]))).min(flight.len());
             let _ = s.write_all(&flight[..first]).await;
-            let _ = s.shutdown().await;
+            if close {
+                let _ = s.shutdown().await;
+                return;
+            }
+            while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
         }
     })
     .await
