@@ -146,9 +146,10 @@ fn acted_on(c: char) -> bool {
     matches!(c, '\u{7f}'..='\u{9f}') || bidi_override(c)
 }
 
-/// The bidirectional controls that reorder what a terminal or an editor shows
+/// The bidirectional controls that reorder what a terminal, an editor or a browser shows
 /// ("Trojan Source", CVE-2021-42574).
-fn bidi_override(c: char) -> bool {
+#[must_use]
+pub fn bidi_override(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
