@@ -25,9 +25,13 @@ const STEP: &str = "1500ms";
 const BOUND: Duration = Duration::from_millis(7 * 1500 + 5000);
 
 /// The longest line any format may print. The longest seen are JSON's `greeting` (a peer's
-/// text is kept up to 512 characters: 533 with its key) and JUnit's `<testcase>` lines with
+/// text is kept up to 512 characters: about 540 with its key) and JUnit's `<testcase>` lines with
 /// their attributes (about 450); anything longer is a flood getting through.
 const MAX_LINE: usize = 1000;
+
+/// The largest HTML page of one host's deployment view: the page is written as a few long
+/// lines, so its size, not a line, shows a flood. Every row's page is 9–13 KB.
+const MAX_HTML: usize = 64 * 1024;
 
 /// A greeting with a NUL, bytes that are not UTF-8 (a lone continuation byte, 0xff, an
 /// 8-bit CSI 0x9b) and a UTF-8 encoded C1 CSI (U+009B).
@@ -231,38 +235,48 @@ fn bidi(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
-/// Every format a person reads or a CI or monitoring system stores: valid UTF-8, no control character but
-/// line ends and tabs (C0, DEL, C1: ESC, BEL and NUL among them, and the bidirectional
-/// overrides), no line over [`MAX_LINE`]. Returns the longest line.
+/// Every format a person reads or a CI or monitoring system stores, the report's and those
+/// of its deployment view (`mssp-check report`, where the peer's text comes back out of the
+/// JSON): valid UTF-8, no control character but line ends and tabs (C0, DEL, C1: ESC, BEL
+/// and NUL among them, and the bidirectional overrides), no line over [`MAX_LINE`] (the HTML
+/// page: no more than [`MAX_HTML`]). Returns the longest line.
 fn assert_sanitised(report: &Report) -> usize {
-    let styles = [
-        (
-            "table",
-            Style::Table {
-                color: false,
-                width: None,
-                view: TableView {
-                    quiet: false,
-                    phases: true,
-                },
-            },
-        ),
+    let table = Style::Table {
+        color: false,
+        width: None,
+        view: TableView {
+            quiet: false,
+            phases: true,
+        },
+    };
+    let mut outputs = Vec::new();
+    for (name, style) in [
+        ("table", table),
         ("json", Style::Json),
         ("markdown", Style::Markdown),
         ("junit", Style::Junit),
         ("prometheus", Style::Prometheus),
         ("nagios", Style::Nagios),
-    ];
-    let mut widest = 0;
-    for (name, style) in styles {
+    ] {
         let mut out = Vec::new();
         render(report, style, &mut out).expect("render");
+        outputs.push((name, out));
+    }
+    let json = outputs[1].1.clone();
+    outputs.extend(deployment(&json));
+    let mut widest = 0;
+    for (name, out) in outputs {
         let text = String::from_utf8(out).unwrap_or_else(|e| panic!("{name}: not UTF-8: {e}"));
         if let Some(c) = text
             .chars()
             .find(|&c| (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || bidi(c))
         {
             panic!("{name}: control character U+{:04X} in\n{text}", c as u32);
+        }
+        if name == "report html" {
+            // One long line by design (the browser wraps it): bounded as a whole instead.
+            assert!(text.len() <= MAX_HTML, "{name}: {} bytes", text.len());
+            continue;
         }
         let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
         assert!(
@@ -272,4 +286,32 @@ fn assert_sanitised(report: &Report) -> usize {
         widest = widest.max(longest);
     }
     widest
+}
+
+/// The deployment view of one JSON report in each of its formats.
+fn deployment(json: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use mssp_check::deployment::{self, input, Style};
+    let run = input::parse("hostile.json", json).expect("the report reads back");
+    let profiles = mssp_check::config::load_profiles(None).expect("profiles");
+    let view = deployment::build(vec![run], Vec::new(), None, &profiles, false).expect("view");
+    [
+        (
+            "report table",
+            Style::Table {
+                color: false,
+                width: None,
+            },
+        ),
+        ("report markdown", Style::Markdown),
+        ("report json", Style::Json),
+        ("report junit", Style::Junit),
+        ("report html", Style::Html),
+    ]
+    .into_iter()
+    .map(|(name, style)| {
+        let mut out = Vec::new();
+        deployment::render(&view, style, &mut out).expect("render");
+        (name, out)
+    })
+    .collect()
 }
