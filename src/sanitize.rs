@@ -14,8 +14,7 @@ pub fn printable(text: &str, max: usize) -> String {
             out.push('…');
             break;
         }
-        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
-        if c.is_control() || bidi {
+        if c.is_control() || bidi_override(c) {
             let esc = if (c as u32) < 0x100 {
                 format!("\\x{:02x}", c as u32)
             } else {
@@ -83,6 +82,77 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// Writes `value` as pretty-printed JSON in which no string holds a raw character that a
+/// terminal acts on. `serde_json` escapes C0 only; DEL, C1 (U+0080–U+009F: 8-bit CSI and OSC,
+/// which some terminals obey in UTF-8 too) and the bidirectional overrides would reach a
+/// terminal that `cat`s the file. They are written as `\uXXXX`, which decodes to the same
+/// text: the data stays exact, only its spelling changes.
+///
+/// # Errors
+/// Write errors, and serialisation errors of `value`.
+pub fn write_json_pretty<W, T>(out: W, value: &T) -> serde_json::Result<()>
+where
+    W: std::io::Write,
+    T: serde::Serialize + ?Sized,
+{
+    let mut ser = serde_json::Serializer::with_formatter(out, SafeJson::default());
+    value.serialize(&mut ser)
+}
+
+/// `serde_json`'s pretty formatter with the string escaping of [`write_json_pretty`].
+#[derive(Default)]
+struct SafeJson(serde_json::ser::PrettyFormatter<'static>);
+
+/// Calls the pretty formatter's method of the same name.
+macro_rules! pretty {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> std::io::Result<()> {
+            self.0.$name(w $(, $arg)*)
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for SafeJson {
+    pretty! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some((at, c)) = rest.char_indices().find(|&(_, c)| acted_on(c)) {
+            w.write_all(&rest.as_bytes()[..at])?;
+            write!(w, "\\u{:04x}", u32::from(c))?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        w.write_all(rest.as_bytes())
+    }
+}
+
+/// A character that `serde_json` leaves raw and a terminal would act on (all are in the Basic
+/// Multilingual Plane, so one `\uXXXX` spells each).
+fn acted_on(c: char) -> bool {
+    matches!(c, '\u{7f}'..='\u{9f}') || bidi_override(c)
+}
+
+/// The bidirectional controls that reorder what a terminal, an editor or a browser shows
+/// ("Trojan Source", CVE-2021-42574).
+#[must_use]
+pub fn bidi_override(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +162,20 @@ mod tests {
         assert_eq!(printable("a\x1b[31mb\r\n", 80), "a\\x1b[31mb\\x0d\\x0a");
         assert_eq!(printable("x\u{202e}y", 80), "x\\u{202e}y");
         assert_eq!(printable("\u{9b}", 80), "\\x9b");
+    }
+
+    #[test]
+    fn json_spells_what_a_terminal_obeys_as_escapes() {
+        let text = "a\x1b[2J\u{9b}6n\x7f\u{202e}é…b";
+        let mut out = Vec::new();
+        write_json_pretty(&mut out, &serde_json::json!({ "greeting": text })).expect("json");
+        let json = String::from_utf8(out).expect("utf-8");
+        assert_eq!(
+            json,
+            "{\n  \"greeting\": \"a\\u001b[2J\\u009b6n\\u007f\\u202eé…b\"\n}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(back["greeting"], text, "the same text, spelt differently");
     }
 
     #[test]

@@ -340,7 +340,7 @@ pub fn render(view: &View, out: &mut dyn Write) -> io::Result<()> {
         },
         exit_code: view.exit().code(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    crate::sanitize::write_json_pretty(&mut *out, &doc).map_err(io::Error::other)?;
     writeln!(out)
 }
 

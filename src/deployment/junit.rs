@@ -10,8 +10,8 @@ use super::input::PathResult;
 use super::view::{endpoint, Source, View};
 use crate::verdict::Severity;
 
-/// Text safe inside XML 1.0 attributes and elements: escaped, control characters dropped.
-/// (The single-run renderer has its own; this module stays apart from `report`.)
+/// Text safe inside XML 1.0 attributes and elements: escaped, control characters and
+/// bidirectional overrides replaced. (The single-run renderer has its own; this module stays apart from `report`.)
 fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -22,7 +22,12 @@ fn xml(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' => out.push(c),
-            c if c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}') => out.push('?'),
+            c if c.is_control()
+                || crate::sanitize::bidi_override(c)
+                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push('?');
+            }
             c => out.push(c),
         }
     }
@@ -225,5 +230,7 @@ mod tests {
     #[test]
     fn escapes_and_drops_controls() {
         assert_eq!(xml("a<b>&\"'\x1b\u{ffff}"), "a&lt;b&gt;&amp;&quot;&apos;??");
+        // A bidi override from a certificate name would reorder what a CI page shows.
+        assert_eq!(xml("Evil\u{202e} Corp"), "Evil? Corp");
     }
 }

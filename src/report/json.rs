@@ -240,6 +240,6 @@ pub fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     };
     // `io::Error::from` hands back serde_json's inner io error, so a closed pipe stays
     // `BrokenPipe` (`io::Error::other` would hide it behind `Other`).
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
+    crate::sanitize::write_json_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     writeln!(out)
 }

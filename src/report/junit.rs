@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use super::{Report, Row};
 use crate::verdict::Severity;
 
-/// Text safe inside XML 1.0 attributes and elements: escaped, control characters dropped.
+/// Text safe inside XML 1.0 attributes and elements: escaped, control characters and
+/// bidirectional overrides replaced.
 fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -18,7 +19,7 @@ fn xml(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' => out.push(c),
-            c if c.is_control() => out.push('?'),
+            c if c.is_control() || crate::sanitize::bidi_override(c) => out.push('?'),
             c => out.push(c),
         }
     }
@@ -155,5 +156,6 @@ mod tests {
             xml("a<b>&\"'\x1b[31m\u{7}"),
             "a&lt;b&gt;&amp;&quot;&apos;?[31m?"
         );
+        assert_eq!(xml("Evil\u{202e} Corp"), "Evil? Corp");
     }
 }

@@ -141,6 +141,14 @@ pub enum Serve {
     Greet(&'static [u8]),
     /// Waits for the first bytes (a request), writes these, then closes.
     Answer(&'static [u8]),
+    /// Waits for a request, writes `head`, `fill` `times` times and `tail` (as long as the
+    /// client reads), then closes: an answer too long to keep.
+    Flood {
+        head: &'static [u8],
+        fill: &'static [u8],
+        times: usize,
+        tail: &'static [u8],
+    },
 }
 
 /// An HTTP answer like `MailStore`'s web servers give.
@@ -168,6 +176,23 @@ pub async fn tls_server(bind: &str, id: Identity, serve: Serve) -> SocketAddr {
                         Serve::Answer(b) => {
                             let _ = tls.read(&mut buf).await;
                             let _ = tls.write_all(b).await;
+                            let _ = tls.shutdown().await;
+                            return;
+                        }
+                        Serve::Flood {
+                            head,
+                            fill,
+                            times,
+                            tail,
+                        } => {
+                            let _ = tls.read(&mut buf).await;
+                            let _ = tls.write_all(head).await;
+                            for _ in 0..times {
+                                if tls.write_all(fill).await.is_err() {
+                                    return;
+                                }
+                            }
+                            let _ = tls.write_all(tail).await;
                             let _ = tls.shutdown().await;
                             return;
                         }

@@ -7,6 +7,7 @@ mod cli;
 mod examples;
 mod fixtures;
 mod flood;
+mod hostile;
 mod intercept;
 mod monitoring;
 mod pipe;

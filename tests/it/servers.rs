@@ -60,16 +60,23 @@ async fn line<S: AsyncRead + Unpin>(r: &mut BufReader<S>) -> Option<String> {
 
 /// An IMAP server: greeting, CAPABILITY, STARTTLS, LOGOUT.
 pub async fn imap(id: Identity, mode: StartTls) -> SocketAddr {
+    imap_greeting(
+        id,
+        mode,
+        b"* OK [CAPABILITY IMAP4rev1 STARTTLS] test ready\r\n",
+    )
+    .await
+}
+
+/// The IMAP server of [`imap`] with its own greeting (bytes, line end included: a greeting
+/// need not be UTF-8 or printable).
+pub async fn imap_greeting(id: Identity, mode: StartTls, greeting: &'static [u8]) -> SocketAddr {
     let acceptor = acceptor(id);
     serve(move |tcp| {
         let acceptor = acceptor.clone();
         async move {
             let mut r = BufReader::new(tcp);
-            if r.get_mut()
-                .write_all(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] test ready\r\n")
-                .await
-                .is_err()
-            {
+            if r.get_mut().write_all(greeting).await.is_err() {
                 return;
             }
             if imap_loop(&mut r, mode, false).await {
@@ -292,20 +299,103 @@ pub async fn trickle(first: &'static [u8], byte: u8, every: std::time::Duration)
     .await
 }
 
-/// Writes `first`, then up to 1 MiB of `fill` without a line end.
-pub async fn endless_line(first: &'static [u8], fill: u8) -> SocketAddr {
-    serve(move |mut s| async move {
-        if s.write_all(first).await.is_err() {
-            return;
-        }
-        let chunk = vec![fill; 16 * 1024];
-        for _ in 0..64 {
-            if s.write_all(&chunk).await.is_err() {
+/// Writes `first`, then `fill` over and over until `len` bytes of it have gone (the last
+/// copy may be cut), then `end`, then holds the connection until the client goes away. A
+/// client that stops reading ends it at once: the write fails.
+pub async fn flood(
+    first: &'static [u8],
+    fill: &'static [u8],
+    len: usize,
+    end: &'static [u8],
+) -> SocketAddr {
+    let chunk: Vec<u8> = fill.iter().copied().cycle().take(64 * 1024).collect();
+    serve(move |mut s| {
+        let chunk = chunk.clone();
+        async move {
+            if s.write_all(first).await.is_err() {
                 return;
             }
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if s.write_all(&chunk[..n]).await.is_err() {
+                    return;
+                }
+                left -= n;
+            }
+            if s.write_all(end).await.is_err() {
+                return;
+            }
+            let mut sink = [0u8; 64];
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
         }
-        let mut sink = [0u8; 64];
-        let _ = s.read(&mut sink).await;
+    })
+    .await
+}
+
+/// Accepts and resets when the client's first bytes arrive or `after` has passed, whichever
+/// comes first (at once with `Duration::ZERO`): `SO_LINGER` 0, then close, so the kernel
+/// sends RST instead of FIN (a firewall that accepts and then rejects, a crashing service).
+pub async fn reset_on_accept(after: std::time::Duration) -> SocketAddr {
+    serve(move |mut s| async move {
+        if !after.is_zero() {
+            let mut first = [0u8; 1];
+            let _ = tokio::time::timeout(after, s.read(&mut first)).await;
+        }
+        let _ = s.set_zero_linger();
+        drop(s);
+    })
+    .await
+}
+
+/// A TLS server that reads the `ClientHello`, answers with the first record of a real
+/// rustls server's flight (its `ServerHello`) and then, with `close`, closes (a peer that
+/// dies mid-handshake) or, without, says nothing more until the client goes (one that hangs).
+pub async fn server_hello_then(id: Identity, close: bool) -> SocketAddr {
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(id.chain, id.key)
+        .expect("server config"),
+    );
+    serve(move |mut s| {
+        let config = config.clone();
+        async move {
+            let mut hello = Vec::new();
+            let mut buf = [0u8; 4096];
+            // One whole record: the 5-byte header, then its length.
+            while hello.len() < 5
+                || hello.len() < 5 + usize::from(u16::from_be_bytes([hello[3], hello[4]]))
+            {
+                match s.read(&mut buf).await {
+                    Ok(n) if n > 0 => hello.extend_from_slice(&buf[..n]),
+                    _ => return,
+                }
+            }
+            let Ok(mut conn) = rustls::ServerConnection::new(config) else {
+                return;
+            };
+            let mut flight = Vec::new();
+            if conn.read_tls(&mut hello.as_slice()).is_err()
+                || conn.process_new_packets().is_err()
+                || conn.write_tls(&mut flight).is_err()
+                || flight.len() < 5
+            {
+                return;
+            }
+            let first =
+                (5 + usize::from(u16::from_be_bytes([flight[3], flight[4]]))).min(flight.len());
+            let _ = s.write_all(&flight[..first]).await;
+            if close {
+                let _ = s.shutdown().await;
+                return;
+            }
+            while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+        }
     })
     .await
 }

@@ -1,6 +1,6 @@
-//! TLS failures in an admin's words: client certificates, legacy-only servers, SNI, an
-//! oversized certificate chain. Real rustls servers where rustls can play the part; canned
-//! alert records where it cannot (TLS 1.0-only servers).
+//! TLS failures in an admin's words: client certificates, legacy-only servers, SNI (an
+//! oversized certificate chain is in `hostile.rs`). Real rustls servers where rustls can
+//! play the part; canned alert records where it cannot (TLS 1.0-only servers).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -142,35 +142,6 @@ async fn tls_alerts_say_what_they_mean() {
             reason(&r, path)
         );
     }
-}
-
-#[tokio::test]
-async fn an_oversized_certificate_chain_is_not_called_another_protocol() {
-    // A chain of 80 KiB and more: a leaf and three certificates stuffed with names.
-    let mut id = fixtures::self_signed(&["mail01"]);
-    for n in 0..3 {
-        let names: Vec<String> = (0..1200)
-            .map(|i| format!("h{n}-{i:05}.example.test"))
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        id.chain.extend(fixtures::self_signed(&refs).chain);
-    }
-    let size: usize = id.chain.iter().map(|c| c.len()).sum();
-    assert!(size > 80 * 1024, "{size}");
-    let srv = fixtures::tls_server("127.0.0.1:0", id, fixtures::Serve::Hold).await;
-    let r = ews(&srv.to_string()).await;
-    let path = "multi-443-ih-any";
-    assert_eq!(
-        verdict(&r, path),
-        "tls-failed",
-        "{:?}",
-        row(&r, path).judgement
-    );
-    assert!(
-        reason(&r, path).contains("larger than 64 KiB"),
-        "{}",
-        reason(&r, path)
-    );
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ pub(crate) fn malformed(detail: impl Into<String>) -> Failure {
 
 /// The header of the TLV at the start of `b`: `(tag, header length, content length)`, or
 /// `None` while more bytes are needed. A length that cannot fit in [`MAX_TOTAL`] fails as
-/// soon as its leading length octets show it, before anything is allocated.
+/// soon as its leading length octets show it, before anything is allocated, as malformed.
 pub(crate) fn header(b: &[u8]) -> Result<Option<(u8, usize, usize)>, Failure> {
     let (Some(&tag), Some(&first)) = (b.first(), b.get(1)) else {
         return Ok(None);
@@ -53,11 +53,19 @@ pub(crate) fn header(b: &[u8]) -> Result<Option<(u8, usize, usize)>, Failure> {
     for &o in have {
         len = (len << 8) | u64::from(o);
     }
+    let partial = have.len() < octets;
     len <<= 8 * (octets - have.len());
     if len > MAX_TOTAL as u64 {
-        return Err(Failure::TooMuchData { limit: MAX_TOTAL });
+        // Malformed, not "too much data": the peer announced the length, it did not send
+        // the bytes (seven bytes can claim 2^31), and a reason saying it sent more than the
+        // limit would send an admin to the wrong packet capture.
+        // The same words however the bytes were segmented (the length may show before all
+        // of its octets have come).
+        return Err(malformed(format!(
+            "a BER length announced beyond the {MAX_TOTAL} bytes this client reads"
+        )));
     }
-    if have.len() < octets {
+    if partial {
         return Ok(None);
     }
     // len <= MAX_TOTAL, so it fits.
@@ -136,7 +144,7 @@ mod tests {
             (&[], Ok(None)), (&[0x30], Ok(None)), (&[0x30, 0x05], Ok(Some((0x30, 2, 5)))),
             (&[0x04, 0x81], Ok(None)), (&[0x04, 0x81, 0xc8], Ok(Some((0x04, 3, 200)))),
             (&[0x30, 0x84, 0x00, 0x00, 0x01, 0x00], Ok(Some((0x30, 6, 256)))),
-            (&[0x30, 0x84, 0x00, 0x01, 0x00, 0x01], Err("too-much-data")),
+            (&[0x30, 0x84, 0x00, 0x01, 0x00, 0x01], Err("malformed")),
         ];
         for (bytes, want) in headers {
             assert_eq!(header(bytes).map_err(|f| f.label()), *want, "{bytes:?}");

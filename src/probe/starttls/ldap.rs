@@ -439,8 +439,8 @@ mod tests {
     fn broken_ber_is_malformed_or_too_much() {
         #[rustfmt::skip]
         let table: &[(&str, &str, &str)] = &[
-            ("2^31 length", "30 84 80 00 00 00", "too-much-data"),
-            ("length over MAX_TOTAL", "30 83 01 00 01", "too-much-data"),
+            ("2^31 length", "30 84 80 00 00 00", "malformed"),
+            ("length over MAX_TOTAL", "30 83 01 00 01", "malformed"),
             ("indefinite length", "30 80 02 01 01", "malformed"),
             ("five length octets", "30 85 00 00 00 00 0c", "malformed"),
             ("multi-byte tag", "30 05 02 01 01 3f 00", "malformed"),
@@ -479,7 +479,11 @@ mod tests {
         );
         assert_eq!(
             ldap.outcome(),
-            Err(&Failure::TooMuchData { limit: MAX_TOTAL })
+            Err(&Failure::Malformed {
+                detail: format!(
+                    "a BER length announced beyond the {MAX_TOTAL} bytes this client reads"
+                )
+            })
         );
         assert_eq!(ldap.buffered(), 0);
     }
