@@ -159,6 +159,8 @@ pub enum TlsFailure {
     Reset { silent: bool },
     /// No `ServerHello` before the timeout.
     TimedOut,
+    /// The server began its handshake, then sent nothing more before the timeout.
+    Stalled,
     /// Version or cipher negotiation failed, or another protocol error.
     Other { detail: String },
 }

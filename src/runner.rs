@@ -350,24 +350,26 @@ async fn probe_with_canary<C: Connector>(run: &Run<C>, job: Job) -> Observation 
     obs
 }
 
-/// A probe that connected and then heard nothing more in time (not one that got an answer,
-/// however unwelcome): worth asking once more on a fresh connection. A TLS silence was
-/// already confirmed on a second connection by the probe itself.
+/// A probe that connected and then heard nothing more within a step (not one that got an
+/// answer, however unwelcome, nor a peer that trickled until the overall deadline — that is
+/// an answer too, and asking again would only double the wait): worth asking once more on a
+/// fresh connection. A TLS silence was already confirmed on a second connection by the
+/// probe itself.
 fn stalled(obs: &Observation) -> bool {
     use crate::observation::{ProtocolEnd, TlsFailure};
     let connected = obs.timings.connect.is_some()
-        && matches!(
-            obs.outcome,
-            Outcome::Completed | Outcome::Deadline { .. } | Outcome::Tls(_)
-        );
+        && matches!(obs.outcome, Outcome::Completed | Outcome::Tls(_));
     connected
         && obs.tls_connections < 2
         && (matches!(
             obs.outcome,
-            Outcome::Deadline { .. } | Outcome::Tls(TlsFailure::TimedOut)
+            Outcome::Tls(TlsFailure::TimedOut | TlsFailure::Stalled)
         ) || matches!(
             obs.protocol_end,
-            Some(ProtocolEnd::TimedOut { .. } | ProtocolEnd::Tls(TlsFailure::TimedOut))
+            Some(
+                ProtocolEnd::TimedOut { overall: false, .. }
+                    | ProtocolEnd::Tls(TlsFailure::TimedOut | TlsFailure::Stalled)
+            )
         ))
 }
 

@@ -12,7 +12,7 @@ use super::deadline::Deadline;
 use super::http::{get_request_with, HttpResponse};
 use super::starttls::{Action, DialogueStep, Script};
 use super::tls::{Tap, TlsContext};
-use crate::observation::{Phase, ProtocolEnd, TlsFacts, TlsFailure};
+use crate::observation::{Phase, ProtocolEnd, TlsFacts};
 
 /// One read takes at most this many bytes; the machines cap what they keep.
 const READ_CHUNK: usize = 4096;
@@ -151,7 +151,9 @@ where
                     return out;
                 };
                 let t = Instant::now();
-                let r = deadline.step(Phase::Tls, tls.handshake(stream, name)).await;
+                let heard = std::sync::Arc::default();
+                let handshake = tls.handshake_heard(stream, name, std::sync::Arc::clone(&heard));
+                let r = deadline.step(Phase::Tls, handshake).await;
                 out.tls_time = Some(t.elapsed());
                 match r {
                     Ok(Ok((s, facts))) => {
@@ -171,7 +173,7 @@ where
                         return out;
                     }
                     Err(_) => {
-                        out.end = Some(ProtocolEnd::Tls(TlsFailure::TimedOut));
+                        out.end = Some(ProtocolEnd::Tls(crate::probe::silence_or_stall(&[heard])));
                         return out;
                     }
                 }

@@ -19,6 +19,7 @@ pub mod tcp;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -163,7 +164,8 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
     let kind = job.path.probe;
     let conn = if kind.is_implicit_tls() {
         let t = Instant::now();
-        let hedged = handshake_hedged(ctx, stream, addr, &name);
+        let heard: [Arc<AtomicUsize>; 2] = Default::default();
+        let hedged = handshake_hedged(ctx, stream, addr, &name, &heard);
         let r = deadline.step(Phase::Tls, hedged).await;
         obs.timings.tls = Some(t.elapsed());
         obs.tls_connections = 1;
@@ -180,7 +182,7 @@ pub async fn run<C: Connector>(ctx: &ProbeContext<C>, job: &Job) -> Observation 
         }
         match r {
             Err(to) if to.overall => return finish(obs, Outcome::Deadline { phase: to.phase }),
-            Err(_) => return finish(obs, Outcome::Tls(TlsFailure::TimedOut)),
+            Err(_) => return finish(obs, Outcome::Tls(silence_or_stall(&heard))),
             Ok(Err(f)) => {
                 if refused_our_tls(&f) {
                     let sni = match &name {
@@ -394,6 +396,7 @@ async fn handshake_hedged<C: Connector>(
     stream: C::Stream,
     addr: SocketAddr,
     name: &ServerName<'static>,
+    heard: &[Arc<AtomicUsize>; 2],
 ) -> (
     Result<
         (
@@ -405,7 +408,7 @@ async fn handshake_hedged<C: Connector>(
     u8,
     Option<SocketAddr>,
 ) {
-    let first = ctx.tls.handshake(stream, name);
+    let first = ctx.tls.handshake_heard(stream, name, Arc::clone(&heard[0]));
     tokio::pin!(first);
     let patience = ctx.timeout / 2;
     tokio::select! {
@@ -418,11 +421,21 @@ async fn handshake_hedged<C: Connector>(
             return std::future::pending().await;
         };
         let local = C::local_addr(&s);
-        (ctx.tls.handshake(s, name).await, local)
+        let second = ctx.tls.handshake_heard(s, name, Arc::clone(&heard[1]));
+        (second.await, local)
     };
     tokio::select! {
         r = &mut first => (r, 2, None),
         (r, local) = second => (r, 2, local),
+    }
+}
+
+/// A handshake the step timeout ended: silence, or a server that began and stalled.
+pub(crate) fn silence_or_stall(heard: &[Arc<AtomicUsize>]) -> TlsFailure {
+    if heard.iter().any(|h| h.load(Ordering::Relaxed) > 0) {
+        TlsFailure::Stalled
+    } else {
+        TlsFailure::TimedOut
     }
 }
 

@@ -190,7 +190,7 @@ fn failed(
     Some(match f {
         Failure::Closed { during } if first_step(obs, *during) => (
             Verdict::NoService,
-            format!("TCP accepted, then closed without a {} answer", proto_name(obs)),
+            format!("TCP accepted, then closed or reset with no {} answer", proto_name(obs)),
             Some(format!("something on {hp} accepts and closes at once: a middlebox, a connection limit, or an access rule of the service")),
         ),
         Failure::Closed { during } => (

@@ -58,6 +58,18 @@ pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
             },
             Some(format!("something accepts connections on {hp} but does not speak TLS: a middlebox that accepts every port, or a hung service")),
         ),
+        TlsFailure::Stalled => (
+            Verdict::TlsFailed,
+            if hop.tls_connections > 1 {
+                format!(
+                    "the TLS handshake stalled after the server's first answer, on {} connections",
+                    hop.tls_connections
+                )
+            } else {
+                "the TLS handshake stalled after the server's first answer".to_string()
+            },
+            Some(format!("the server on {hp} began its handshake and then sent nothing more: a path that loses large packets (an MTU problem on a VPN or PPPoE link: the certificate does not get through; try `ping -M do -s 1472`, on Windows `ping -f -l 1472`), or a TLS-inspecting middlebox that stalls")),
+        ),
         TlsFailure::Other { detail } => (
             Verdict::TlsFailed,
             printable(detail, 160),

@@ -166,9 +166,7 @@ async fn start(peer: Peer) -> SocketAddr {
 #[test_case(Peer::Flood(b"* OK ", b"A", 10_000_000, b"\r\n"), "--imap", "multi-143-ih-any", "protocol-error", "longer than" ; "10 MB IMAP greeting")]
 #[test_case(Peer::Flood(b"* OK ready\r\n", b"* CAPABILITY IMAP4rev1 STARTTLS\r\n", ENDLESS, b""), "--imap", "multi-143-ih-any", "protocol-error", "more than" ; "endless IMAP capabilities")]
 #[test_case(Peer::Flood(b"+OK ready\r\n+OK\r\n", b"SASL PLAIN\r\n", ENDLESS, b""), "--pop3", "multi-110-ih-any", "protocol-error", "more than" ; "endless POP3 CAPA list")]
-// The reason names rustls's error as it is ("TooManyWarningAlertsReceived"), not in an
-// admin's words.
-#[test_case(Peer::Flood(b"", b"\x15\x03\x03\x00\x02\x01\x5a", ENDLESS, b""), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "misbehaved" ; "endless TLS warning alerts")]
+#[test_case(Peer::Flood(b"", b"\x15\x03\x03\x00\x02\x01\x5a", ENDLESS, b""), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "one TLS warning alert after another" ; "endless TLS warning alerts")]
 #[test_case(Peer::Imap(NUL_AND_BAD_UTF8), "--imap", "multi-143-ih-any", "ok", "STARTTLS" ; "NUL and invalid UTF-8 in an IMAP greeting")]
 #[test_case(Peer::Imap(&LONG_GREETING), "--imap", "multi-143-ih-any", "ok", "STARTTLS" ; "an IMAP greeting of 8000 bytes")]
 #[test_case(Peer::Imap(ESCAPES_IMAP), "--imap", "multi-143-ih-any", "ok", "STARTTLS" ; "escapes in an IMAP greeting")]
@@ -179,28 +177,22 @@ async fn start(peer: Peer) -> SocketAddr {
 #[test_case(Peer::Https(Serve::Flood { head: b"HTTP/1.1 401 Unauthorized\r\n", fill: b"X-Filler: aaaaaaaaaaaa\r\n", times: 1_000_000, tail: b"\r\n" }), "--ews", "multi-443-ih-any", "protocol-error", "more than 16384 bytes" ; "endless HTTP headers")]
 #[test_case(Peer::Https(Serve::Flood { head: b"HTTP/1.1 401 Unauthorized\r\nX-Huge: ", fill: KIB, times: 10_240, tail: b"\r\n\r\n" }), "--ews", "multi-443-ih-any", "protocol-error", "more than 16384 bytes" ; "a 10 MB HTTP header")]
 #[test_case(Peer::Canned(&NOISE), "--mgmt", "multi-8471-ih-mgmt", "protocol-error", "tls" ; "random bytes on a TLS port")]
-// Both read "the server's TLS handshake is larger than 64 KiB … a very long certificate
-// chain?" though the peer sent 13 and 8 bytes: the verdict fits, the reason misleads.
-#[test_case(Peer::Canned(b"\x16\x03\x03\x00\x08\xff\xff\xff\xff\xff\xff\xff\xff"), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "handshake" ; "a TLS record of nonsense")]
-#[test_case(Peer::Canned(b"\x16\x03\x03\xff\xff\x02\x00\x00"), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "handshake" ; "a TLS record header of 64 KiB")]
+#[test_case(Peer::Canned(b"\x16\x03\x03\x00\x08\xff\xff\xff\xff\xff\xff\xff\xff"), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "is malformed" ; "a TLS record of nonsense")]
+#[test_case(Peer::Canned(b"\x16\x03\x03\xff\xff\x02\x00\x00"), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "is malformed" ; "a TLS record header of 64 KiB")]
 #[test_case(Peer::HugeChain, "--ews", "multi-443-ih-any", "tls-failed", "larger than 64 KiB" ; "a 100 KB certificate chain")]
 #[test_case(Peer::CloseAfterServerHello, "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "closed" ; "close after ServerHello")]
-// Not what an admin would expect: "no TLS answer came in time … does not speak TLS", though
-// the ServerHello came; a handshake that stalls halfway is a TLS failure.
-#[test_case(Peer::SilentAfterServerHello, "--mgmt", "multi-8471-ih-mgmt", "no-service", "no TLS answer" ; "silence after ServerHello")]
+#[test_case(Peer::SilentAfterServerHello, "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "stalled after the server's first answer" ; "silence after ServerHello")]
 #[test_case(Peer::Canned(&[0x30, 0x84, 0x80, 0x00, 0x00, 0x00, 0x02]), "--ldap", "multi-389-ih-any", "protocol-error", "BER length announced" ; "LDAP length of 2^31")]
 #[test_case(Peer::Canned(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02]), "--ldap", "multi-389-ih-any", "protocol-error", "BER length announced" ; "LDAP length of 0xffffffff")]
-// The reason says "closed without a IMAP answer" for a reset.
-#[test_case(Peer::ResetLater, "--imap", "multi-143-ih-any", "no-service", "closed" ; "accept and reset on IMAP")]
+#[test_case(Peer::ResetLater, "--imap", "multi-143-ih-any", "no-service", "closed or reset with no IMAP answer" ; "accept and reset on IMAP")]
 // "reset during the TLS handshake" on Linux; under Wine the reset arrives as a close.
 #[test_case(Peer::ResetLater, "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "during the TLS handshake" ; "accept and reset on a TLS port")]
 // A reset that comes before the probe's connect has looked at its socket fails the connect
-// itself (ECONNRESET), which reads `unreachable` "could not open a connection": a race, so
-// the row is ignored until a connect-time reset reads like the reset after it (issue 13).
-#[test_case(Peer::Reset, "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "reset" => ignore["racy: a reset before connect completes reads unreachable"] ; "accept and reset at once on a TLS port")]
-// The lead's canary work (issue 13) changes this row: with the canary answered too, it
-// reads `no-service` + `canary-open`; otherwise `tls-failed` saying nothing at all came back.
-#[test_case(Peer::Canned(b""), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "closed" ; "accept and close on a TLS port")]
+// itself (ECONNRESET): it reads as the reset a moment later would. Nothing listens on the
+// canary port (9) of 127.0.0.1, so the host itself dropped the handshake (`intercept.rs`
+// has the middlebox that takes the canary port too).
+#[test_case(Peer::Reset, "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "nothing at all came back" ; "accept and reset at once on a TLS port")]
+#[test_case(Peer::Canned(b""), "--mgmt", "multi-8471-ih-mgmt", "tls-failed", "nothing at all came back" ; "accept and close on a TLS port")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_peer(peer: Peer, flag: &str, path: &str, verdict: &str, reason_has: &str) {
     let addr = start(peer).await.to_string();

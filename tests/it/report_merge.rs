@@ -155,9 +155,10 @@ async fn build() -> Scenario {
         report(a_ih02, "ih02"),
         report(a_cas, "cas01"),
     );
-    // One fixed place under target/ (a static is never dropped, so a temporary directory
-    // would outlive the tests); made afresh by each run.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-merge");
+    // One place under target/ per process (a static is never dropped, so a temporary
+    // directory would outlive the tests; two test binaries may run at once); made afresh.
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-merge-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let reports = dir.join("reports");
     std::fs::create_dir_all(&reports).expect("mkdir");

@@ -83,7 +83,25 @@ impl TlsContext {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let tap = Tap::new(stream);
+        self.handshake_heard(stream, name, Arc::default()).await
+    }
+
+    /// As [`Self::handshake`], counting the bytes the server sent into `heard`, which the
+    /// caller keeps: when its timeout drops the handshake, a count above zero means the
+    /// server began and then stalled ([`TlsFailure::Stalled`]), not that it never answered.
+    ///
+    /// # Errors
+    /// Why the handshake failed, by cause.
+    pub async fn handshake_heard<S>(
+        &self,
+        stream: S,
+        name: &ServerName<'static>,
+        heard: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Result<(TlsStream<Tap<S>>, TlsFacts), TlsFailure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let tap = Tap::counted(stream, heard);
         // A configuration per handshake, to learn whether this server asks for a client
         // certificate (cheap: the configuration is mostly shared `Arc`s).
         let asked = Arc::new(AtomicBool::new(false));
@@ -94,7 +112,12 @@ impl TlsContext {
             Ok(s) => s,
             Err((e, tap)) => {
                 let requested = asked.load(Ordering::Relaxed);
-                return Err(classify_handshake_error(&e, Some(tap.seen()), requested));
+                return Err(classify_handshake_error(
+                    &e,
+                    Some(tap.seen()),
+                    tap.heard(),
+                    requested,
+                ));
             }
         };
         stream.get_mut().0.stop_recording();

@@ -79,6 +79,12 @@ pub fn in_words(e: &rustls::Error) -> String {
             },
             _ => None,
         },
+        rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::TooManyWarningAlertsReceived) => {
+            Some("the server sent one TLS warning alert after another instead of its handshake")
+        }
+        rustls::Error::PeerMisbehaved(m) => {
+            return format!("the server broke the TLS protocol ({m:?})");
+        }
         _ => None,
     };
     words.map_or_else(|| e.to_string(), str::to_string)
@@ -97,11 +103,22 @@ pub fn alert_after_handshake(e: &io::Error, client_cert_requested: bool) -> Opti
     }
 }
 
-/// Why a handshake failed; `seen` is what the server sent first, `requested` whether it had
-/// asked for a client certificate.
+/// Whether `seen` starts like a server's flight: a handshake record no larger than TLS allows
+/// (2^14 bytes and 2,048 of expansion) that opens with a `ServerHello`. A chain too long
+/// for this client comes after such a start; a message length of nonsense does not.
+fn begins_a_flight(seen: &[u8]) -> bool {
+    match seen {
+        [0x16, 0x03, _, hi, lo, 0x02, ..] => usize::from(*hi) << 8 | usize::from(*lo) <= 0x4800,
+        _ => false,
+    }
+}
+
+/// Why a handshake failed; `seen` is what the server sent first, `heard` how many bytes it
+/// sent in all, `requested` whether it had asked for a client certificate.
 pub(super) fn classify_handshake_error(
     e: &io::Error,
     seen: Option<&[u8]>,
+    heard: usize,
     requested: bool,
 ) -> TlsFailure {
     let seen = seen.unwrap_or_default();
@@ -116,6 +133,10 @@ pub(super) fn classify_handshake_error(
             rustls::Error::InvalidMessage(m) if seen.starts_with(&[0x16, 0x03]) => {
                 TlsFailure::Other {
                     detail: match m {
+                        rustls::InvalidMessage::CertificatePayloadTooLarge
+                        | rustls::InvalidMessage::HandshakePayloadTooLarge
+                        | rustls::InvalidMessage::MessageTooLarge
+                            if !begins_a_flight(seen) => format!("the server's TLS handshake is malformed: it announces a message larger than 64 KiB in a record that is no ServerHello, after {heard} bytes"),
                         rustls::InvalidMessage::CertificatePayloadTooLarge
                         | rustls::InvalidMessage::HandshakePayloadTooLarge
                         | rustls::InvalidMessage::MessageTooLarge => "the server's TLS handshake is larger than 64 KiB, the most this client (like most TLS clients) accepts: a very long certificate chain?".into(),
@@ -152,6 +173,39 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn a_message_length_of_nonsense_is_not_a_long_chain() {
+        let too_large = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge),
+            )
+        };
+        let words = |seen: &[u8]| match classify_handshake_error(
+            &too_large(),
+            Some(seen),
+            seen.len(),
+            false,
+        ) {
+            TlsFailure::Other { detail } => detail,
+            other => panic!("{other:?}"),
+        };
+        // A ServerHello in a record of 16 KiB: the chain after it is too long.
+        assert!(words(b"\x16\x03\x03\x40\x00\x02\x00\x00\x46")
+            .contains("a very long certificate chain"));
+        // No ServerHello, or a record larger than TLS allows: malformed.
+        assert!(words(b"\x16\x03\x03\x00\x08\xff\xff\xff\xff").contains("malformed"));
+        assert!(words(b"\x16\x03\x03\xff\xff\x02\x00\x00").contains("malformed"));
+        let misbehaved = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::TooManyWarningAlertsReceived),
+        );
+        assert!(matches!(
+            classify_handshake_error(&misbehaved, None, 0, false),
+            TlsFailure::Other { detail } if detail.contains("one TLS warning alert after another")
+        ));
+    }
 
     #[test]
     fn webpki_names_are_put_in_words() {

@@ -3,6 +3,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -10,21 +12,33 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// How many of the first bytes read are kept, to show what answered when it is not TLS.
 const TAP_BYTES: usize = 128;
 
-/// Wraps a stream and records the first 128 bytes read from it until the handshake is done.
+/// Wraps a stream and records the first 128 bytes read from it until the handshake is done,
+/// and counts every byte read until then in `heard` — which outlives a handshake that a
+/// timeout dropped, to tell a silent server from one that stalled halfway.
 #[derive(Debug)]
 pub struct Tap<S> {
     inner: S,
     seen: Vec<u8>,
     recording: bool,
+    heard: Arc<AtomicUsize>,
 }
 
 impl<S> Tap<S> {
     pub fn new(inner: S) -> Self {
+        Self::counted(inner, Arc::default())
+    }
+    pub fn counted(inner: S, heard: Arc<AtomicUsize>) -> Self {
         Self {
             inner,
             seen: Vec::new(),
             recording: true,
+            heard,
         }
+    }
+    /// How many bytes were read while recording.
+    #[must_use]
+    pub fn heard(&self) -> usize {
+        self.heard.load(Ordering::Relaxed)
     }
     #[must_use]
     pub fn seen(&self) -> &[u8] {
@@ -53,6 +67,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
             let take = new.len().min(room);
             let chunk = new[..take].to_vec();
             self.seen.extend_from_slice(&chunk);
+            self.heard.fetch_add(new.len(), Ordering::Relaxed);
         }
         r
     }

@@ -41,6 +41,7 @@ fn legacy(case: Case, version: ProtocolVersion, refused: A) -> Case {
 #[test_case(internal().tls_failed(T::NotTls { seen: b"HTTP/1.1 400 Bad Request".to_vec() }), V::ProtocolError, S::Fail, &[], Some("another service, or a proxy, answers on target.lab:8471 instead of the Management Server") ; "not tls")]
 #[test_case(internal().tls_failed(T::NotTls { seen: b"MSSP-CHECK-BUSY 64 connections in flight (mssp-check listen --max-connections); try again\r\n".to_vec() }), V::NoService, S::Fail, &[], Some("turned this probe away at its connection limit: run the check again") ; "busy responder")]
 #[test_case(internal().tls_failed(T::Closed { silent: false }), V::TlsFailed, S::Fail, &[], Some("dropped the handshake") ; "closed")]
+#[test_case(internal().tls_failed(T::Stalled), V::TlsFailed, S::Fail, &[], Some("an MTU problem") ; "stalled after the first answer")]
 #[test_case(internal().tls_failed(T::Reset { silent: false }), V::TlsFailed, S::Fail, &[], Some("reset the handshake") ; "reset")]
 #[test_case(internal().tls_failed(T::TimedOut), V::NoService, S::Fail, &[], Some("does not speak TLS: a middlebox that accepts every port") ; "tls timeout")]
 #[test_case(internal().tls_failed(T::Other { detail: "peer misbehaved".into() }), V::TlsFailed, S::Fail, &[], Some("check the TLS configuration of target.lab:8471") ; "tls other")]
