@@ -22,9 +22,15 @@ use crate::observation::{ConnectFailure, ConnectTries as Tries};
 pub const MAX_ATTEMPTS: u32 = 10;
 /// Without anything known about the route, attempts start this many times per timeout.
 const SPREAD: u32 = 4;
-/// The kernel's first SYN retransmission (Linux: 1 s) and a margin: ICMP errors that the
-/// kernel holds as "soft" reach the socket then.
-const FIRST_RETRANSMIT: Duration = Duration::from_millis(1100);
+/// Silence is not called early before this. Elsewhere: the kernel's first SYN
+/// retransmission (1 s) and a margin, because an ICMP error that the kernel holds as "soft"
+/// reaches the socket only then. On Linux the connector asks for a soft error at once
+/// (`connector::connect_seeing_soft_errors`), so there is nothing to wait for.
+const FIRST_RETRANSMIT: Duration = if cfg!(target_os = "linux") {
+    Duration::ZERO
+} else {
+    Duration::from_millis(1100)
+};
 /// How often an attempt without route knowledge looks whether the route has become known.
 const RECHECK: Duration = Duration::from_millis(50);
 
@@ -114,9 +120,9 @@ async fn one_address<C: Connector>(
         let next_launch = (launched.len() < wanted as usize).then_some(last + gap);
         // Silence is called early once enough attempts have each waited long enough: the
         // youngest attempt decides, because every older one has waited longer.
-        // ... and never before the first attempt has outlived one kernel SYN retransmission:
-        // Linux reports an ICMPv6 "administratively prohibited" to a connecting socket only
-        // then, and that is `unreachable`, not `filtered`.
+        // ... and, where the connector cannot ask for soft ICMP errors, never before the
+        // first attempt has outlived one kernel SYN retransmission: an "administratively
+        // prohibited" reaches a connecting socket only then, and that is `unreachable`.
         let early_end = known
             .filter(|k| launched.len() >= k.attempts as usize)
             .map(|k| ((last + k.wait).max(start + FIRST_RETRANSMIT), k.slowest));
@@ -266,8 +272,12 @@ mod tests {
         assert_eq!(tries.attempts, crate::probe::rtt::SILENT_ATTEMPTS);
         assert_eq!(tries.early, Some(Duration::from_millis(2)));
         // Five attempts half a wait apart, the last waiting a whole wait (3 × 150 ms), but
-        // not before the first attempt has seen one kernel SYN retransmission.
-        assert_eq!(t.elapsed(), FIRST_RETRANSMIT);
+        // (where soft ICMP errors cannot be asked for) not before the first attempt has seen
+        // one kernel SYN retransmission.
+        assert_eq!(
+            t.elapsed(),
+            Duration::from_millis(450).max(FIRST_RETRANSMIT)
+        );
     }
 
     #[tokio::test(start_paused = true)]

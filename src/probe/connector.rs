@@ -51,6 +51,9 @@ impl Connector for TcpConnector {
     const ROUTE_TIMES: bool = true;
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        #[cfg(target_os = "linux")]
+        let s = connect_seeing_soft_errors(addr).await?;
+        #[cfg(not(target_os = "linux"))]
         let s = TcpStream::connect(addr).await?;
         // Probes write small requests and wait for answers: no reason to batch.
         let _ = s.set_nodelay(true);
@@ -60,6 +63,36 @@ impl Connector for TcpConnector {
     fn local_addr(stream: &TcpStream) -> Option<SocketAddr> {
         stream.local_addr().ok()
     }
+}
+
+/// A connect that sees an ICMP error the kernel kept as "soft". When the error comes back
+/// while the connecting call still holds the socket — on a fast link the router's
+/// "administratively prohibited" can arrive within the call itself — Linux does not fail the
+/// connect with it but keeps it aside and retransmits the SYN a second later, and only then
+/// reports it. `SO_ERROR` hands over the kept error at once, so that a rejected port is
+/// `unreachable` within a round trip, not `filtered` by an early call before that second.
+#[cfg(target_os = "linux")]
+async fn connect_seeing_soft_errors(addr: SocketAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    /// Linux's "connection in progress" (`io::ErrorKind::InProgress` is not stable yet).
+    const EINPROGRESS: i32 = 115;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(e) = socket.take_error()? {
+        return Err(e);
+    }
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    // Writable once the handshake is done or has failed, as tokio's own connect waits.
+    stream.writable().await?;
+    if let Some(e) = stream.take_error()? {
+        return Err(e);
+    }
+    Ok(stream)
 }
 
 /// The OS's answer to [`Connector::is_local`]: a UDP bind to port 0 works only on an
