@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a bounded time (not part of every CI run):
-#   fuzz/run.sh [SECONDS_PER_TARGET]   (default 300)
+#   fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]   (default 300 s, every target)
 # Needs nightly Rust (rustup toolchain install nightly) and cargo-fuzz
 # (cargo install --locked cargo-fuzz). A crash stops the script; its input is in
 # fuzz/artifacts/TARGET/ — fix it, and keep the input as a regression test.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-300}"
+shift || true
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
-targets=$(cargo +nightly fuzz list)
+targets="${*:-$(cargo +nightly fuzz list)}"
 for t in $targets; do
   mkdir -p "corpus/$t"
   printf '=== %s: %ss\n' "$t" "$seconds"
