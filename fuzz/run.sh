@@ -16,7 +16,7 @@ for t in $targets; do
   # -max_len keeps inputs to what a greeting or a small file is; -rss_limit_mb bounds memory.
   cargo +nightly fuzz run "$t" "corpus/$t" -- \
     -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 2>&1 |
-    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|ERROR|panicked' || true
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+[[:space:]]+DONE)|ERROR|panicked' || true
   if [ -n "$(ls -A "artifacts/$t" 2>/dev/null)" ]; then
     echo "!!! $t: crash inputs in fuzz/artifacts/$t" >&2
     exit 1
