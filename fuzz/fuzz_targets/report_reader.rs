@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(fits(&run.host) && fits(&run.version), "an unclipped string");
     for r in &run.results {
         let greeting = r.greeting.as_deref().unwrap_or_default();
-        assert!(fits(&r.path) && fits(&r.reason) && fits(greeting), "an unclipped string");
+        assert!(
+            fits(&r.path) && fits(&r.reason) && fits(greeting),
+            "an unclipped string"
+        );
     }
     let Some(profiles) = PROFILES.get_or_init(|| Profiles::embedded().ok()) else {
         return;
