@@ -298,6 +298,25 @@ mod tests {
         assert!(matches!(got, Answer::Nothing(_)), "{got:?}");
     }
 
+    /// `real` read by [`ask`] from a server that sends it, and fed whole to a [`Flight`]:
+    /// the two must agree.
+    async fn ask_and_feed(real: Vec<u8>) -> Answer {
+        let mut fed = Flight::new();
+        assert!(fed.feed(&real), "the whole flight settles the answer");
+        let fed = fed.answer();
+        let (mut client, mut peer) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let _ = peer.read(&mut buf).await;
+            let _ = peer.write_all(&real).await;
+            let mut hold = [0u8; 1];
+            let _ = peer.read(&mut hold).await;
+        });
+        let asked = ask(&mut client, Some("legacy.test"), Duration::from_secs(2)).await;
+        assert_eq!(asked, fed);
+        asked
+    }
+
     #[tokio::test]
     async fn ask_and_the_flight_reader_agree_on_a_real_servers_flight() {
         // A real TLS 1.2 server (rustls with the responder's identity) answers the hello.
@@ -314,19 +333,7 @@ mod tests {
             server.write_tls(&mut real).expect("write the flight");
         }
 
-        let mut fed = Flight::new();
-        assert!(fed.feed(&real), "the whole flight settles the answer");
-        let fed = fed.answer();
-        let (mut client, mut peer) = tokio::io::duplex(64 * 1024);
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let _ = peer.read(&mut buf).await;
-            let _ = peer.write_all(&real).await;
-            let mut hold = [0u8; 1];
-            let _ = peer.read(&mut hold).await;
-        });
-        let asked = ask(&mut client, Some("legacy.test"), Duration::from_secs(2)).await;
-        assert_eq!(asked, fed);
+        let asked = ask_and_feed(real).await;
         let Answer::Hello {
             version,
             suite,
@@ -338,5 +345,24 @@ mod tests {
         assert!(modern(version, suite), "{version:#x} {suite:#x}");
         let want: Vec<Vec<u8>> = identity.chain.iter().map(|c| c.to_vec()).collect();
         assert_eq!(chain, want);
+    }
+
+    #[tokio::test]
+    async fn an_openssl_tls_1_0_servers_flight_is_read() {
+        // What `openssl s_server -tls1 -cipher AES128-SHA:@SECLEVEL=0` sent (a fuzz seed; its
+        // first byte is the fuzzer's chunk size): ServerHello, one certificate, Done.
+        let seed = include_bytes!("../../../fuzz/corpus/legacy_tls/seed-openssl-tls10-rsa");
+        let Answer::Hello {
+            version,
+            suite,
+            chain,
+        } = ask_and_feed(seed[1..].to_vec()).await
+        else {
+            panic!("no ServerHello read from OpenSSL's flight");
+        };
+        assert_eq!((version, suite), (0x0301, 0x002f));
+        assert_eq!(chain.len(), 1);
+        let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0]).expect("a certificate");
+        assert_eq!(leaf.subject().to_string(), "CN=legacy.test");
     }
 }
