@@ -93,10 +93,12 @@ impl HostSpec {
                 echo(z)
             ));
         }
-        if let Ok(ip) = name.parse::<IpAddr>() {
+        // A trailing dot only says "fully qualified": `10.0.0.5.` is the address, not a name
+        // (as a name it showed as `10.0.0.5`, which reads back as an address).
+        let bare = name.trim_end_matches('.');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(Self::new(Host::Ip(ip), port));
         }
-        let bare = name.trim_end_matches('.');
         if bare.is_ascii() {
             validate_name(name).map_err(|why| format!("'{shown}' is not a valid host: {why}"))?;
             return Ok(Self::new(Host::Name(bare.to_ascii_lowercase()), port));
@@ -386,5 +388,15 @@ mod tests {
         let v = HostSpec::parse_list("ih01, ih02:9,[::1]:8472").expect("list");
         assert_eq!(v.len(), 3);
         assert!(HostSpec::parse_list(",").is_err());
+    }
+
+    #[test]
+    fn an_address_with_a_trailing_dot_is_the_address() {
+        // Found by fuzz/fuzz_targets/host_spec.rs: it was Name("0.0.0.200"), shown as
+        // `0.0.0.200`, which parsed back as an address.
+        let h = ok("0.0.0.200.");
+        assert_eq!(h.host, Host::Ip("0.0.0.200".parse().expect("ip")));
+        assert_eq!(ok(&h.to_string()), h);
+        assert_eq!(ok("10.0.0.5.:8472").port, Some(8472));
     }
 }

@@ -384,7 +384,12 @@ impl Profiles {
     }
 }
 
-fn parse_file(file: &Path, text: &str) -> Result<Vec<PathSpec>, ProfileError> {
+/// The paths of one profile file's text; `file` names it in errors. [`Profiles::embedded`]
+/// and [`Profiles::load_dir`] read every file through this (the fuzzer feeds it text).
+///
+/// # Errors
+/// Malformed TOML or a path that breaks the schema, named with its line and column.
+pub fn parse_file(file: &Path, text: &str) -> Result<Vec<PathSpec>, ProfileError> {
     let located = |span: Option<std::ops::Range<usize>>, message: String| {
         let (line, column) = span.map_or((0, 0), |s| line_col(text, s.start));
         ProfileError {

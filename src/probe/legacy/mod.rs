@@ -1,7 +1,7 @@
 //! A second look at a server that refused this tool's TLS (TLS 1.2+ with forward-secret AEAD
 //! suites, what rustls speaks): one hand-made TLS 1.2 `ClientHello` that also offers the
 //! legacy suites Windows still accepts (RSA key exchange, CBC, DHE, 3DES), and a parser for
-//! what comes back in plaintext — the `ServerHello` (version and suite chosen) and the
+//! what comes back in plaintext ([`Flight`]) — the `ServerHello` (version and suite chosen) and the
 //! `Certificate` message (the chain, judged like any other). The handshake is never
 //! finished: no key exchange, no data.
 
@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// At most this much is read back (a long chain fits; a hostile peer cannot make it more).
-const MAX_READ: usize = 192 * 1024;
+mod flight;
+
+pub use flight::{Flight, MAX_READ};
 
 /// The suites offered, in preference order, with their IANA names. Modern ones first, so
 /// that a server that has them picks them; the rest are what old servers have.
@@ -147,68 +148,8 @@ pub fn client_hello(sni: Option<&str>, random: [u8; 32]) -> Vec<u8> {
     record
 }
 
-/// Reads what the server sends back, a TLS record at a time, until the chain is in, an
-/// alert or a `ServerHelloDone` comes, or the limits end it.
-struct Reader {
-    /// Handshake bytes, records unwrapped.
-    handshake: Vec<u8>,
-    version: Option<u16>,
-    suite: Option<u16>,
-    chain: Option<Vec<Vec<u8>>>,
-    done: bool,
-}
-
-impl Reader {
-    /// Parses complete handshake messages out of `self.handshake`.
-    fn messages(&mut self) -> Result<(), String> {
-        loop {
-            let Some(head) = self.handshake.get(..4) else {
-                return Ok(());
-            };
-            let kind = head[0];
-            let len = usize::from(head[1]) << 16 | usize::from(head[2]) << 8 | usize::from(head[3]);
-            let Some(body) = self.handshake.get(4..4 + len) else {
-                return Ok(());
-            };
-            let body = body.to_vec();
-            self.handshake.drain(..4 + len);
-            match kind {
-                2 => {
-                    // version, random[32], session id, suite
-                    let v = body.get(..2).ok_or("short ServerHello")?;
-                    let sid = usize::from(*body.get(34).ok_or("short ServerHello")?);
-                    let s = body.get(35 + sid..37 + sid).ok_or("short ServerHello")?;
-                    self.version = Some(u16::from_be_bytes([v[0], v[1]]));
-                    self.suite = Some(u16::from_be_bytes([s[0], s[1]]));
-                }
-                11 => self.chain = Some(parse_chain(&body)?),
-                14 => self.done = true,
-                _ => {}
-            }
-        }
-    }
-
-    fn complete(&self) -> bool {
-        self.done || (self.version.is_some() && self.chain.is_some())
-    }
-}
-
-/// `certificate_list<0..2^24-1>` of `ASN.1Cert<1..2^24-1>`.
-fn parse_chain(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let u24 = |b: &[u8]| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]);
-    let total = u24(body.get(..3).ok_or("short Certificate")?);
-    let mut rest = body.get(3..3 + total).ok_or("short Certificate")?;
-    let mut chain = Vec::new();
-    while !rest.is_empty() {
-        let len = u24(rest.get(..3).ok_or("short certificate entry")?);
-        chain.push(rest.get(3..3 + len).ok_or("short certificate")?.to_vec());
-        rest = &rest[3 + len..];
-    }
-    Ok(chain)
-}
-
-/// Sends the legacy `ClientHello` on `stream` and reads the answer, each read bounded by
-/// `step`.
+/// Sends the legacy `ClientHello` on `stream` and reads the answer through a [`Flight`],
+/// each read bounded by `step`.
 pub async fn ask<S>(stream: &mut S, sni: Option<&str>, step: Duration) -> Answer
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -218,62 +159,19 @@ where
     if let Err(e) = stream.write_all(&client_hello(sni, random)).await {
         return Answer::Nothing(format!("could not send: {e}"));
     }
-    let mut r = Reader {
-        handshake: Vec::new(),
-        version: None,
-        suite: None,
-        chain: None,
-        done: false,
-    };
-    let mut inbox: Vec<u8> = Vec::new();
+    let mut flight = Flight::new();
     let mut buf = vec![0u8; 16 * 1024];
-    let mut read_total = 0usize;
     loop {
-        // Whole records out of the inbox.
-        while inbox.len() >= 5 {
-            let len = usize::from(u16::from_be_bytes([inbox[3], inbox[4]]));
-            if inbox.len() < 5 + len {
-                break;
-            }
-            let kind = inbox[0];
-            let body: Vec<u8> = inbox.drain(..5 + len).skip(5).collect();
-            match kind {
-                0x15 if body.len() >= 2 => {
-                    return Answer::Alert {
-                        description: body[1],
-                    }
-                }
-                0x16 => {
-                    r.handshake.extend_from_slice(&body);
-                    if let Err(e) = r.messages() {
-                        return Answer::Nothing(e);
-                    }
-                }
-                _ => return Answer::Nothing(format!("not a TLS handshake record (type {kind})")),
-            }
-        }
-        if r.complete() {
-            break;
-        }
-        if read_total >= MAX_READ {
-            return Answer::Nothing(format!("more than {} KiB without a chain", MAX_READ / 1024));
-        }
         match tokio::time::timeout(step, stream.read(&mut buf)).await {
             Err(_) | Ok(Ok(0) | Err(_)) => break,
             Ok(Ok(n)) => {
-                read_total += n;
-                inbox.extend_from_slice(&buf[..n]);
+                if flight.feed(buf.get(..n).unwrap_or_default()) {
+                    break;
+                }
             }
         }
     }
-    match (r.version, r.suite) {
-        (Some(version), Some(suite)) => Answer::Hello {
-            version,
-            suite,
-            chain: r.chain.unwrap_or_default(),
-        },
-        _ => Answer::Nothing("no ServerHello".into()),
-    }
+    flight.answer()
 }
 
 #[cfg(test)]
@@ -281,7 +179,7 @@ mod tests {
     use super::*;
 
     /// A `ServerHello` + `Certificate` + `ServerHelloDone` flight, as an old server sends it.
-    fn flight(version: u16, suite: u16, certs: &[&[u8]]) -> Vec<u8> {
+    pub(super) fn flight(version: u16, suite: u16, certs: &[&[u8]]) -> Vec<u8> {
         let mut hello = version.to_be_bytes().to_vec();
         hello.extend_from_slice(&[7u8; 32]);
         hello.push(0);
@@ -398,5 +296,73 @@ mod tests {
         });
         let got = ask(&mut client, None, Duration::from_millis(300)).await;
         assert!(matches!(got, Answer::Nothing(_)), "{got:?}");
+    }
+
+    /// `real` read by [`ask`] from a server that sends it, and fed whole to a [`Flight`]:
+    /// the two must agree.
+    async fn ask_and_feed(real: Vec<u8>) -> Answer {
+        let mut fed = Flight::new();
+        assert!(fed.feed(&real), "the whole flight settles the answer");
+        let fed = fed.answer();
+        let (mut client, mut peer) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let _ = peer.read(&mut buf).await;
+            let _ = peer.write_all(&real).await;
+            let mut hold = [0u8; 1];
+            let _ = peer.read(&mut hold).await;
+        });
+        let asked = ask(&mut client, Some("legacy.test"), Duration::from_secs(2)).await;
+        assert_eq!(asked, fed);
+        asked
+    }
+
+    #[tokio::test]
+    async fn ask_and_the_flight_reader_agree_on_a_real_servers_flight() {
+        // A real TLS 1.2 server (rustls with the responder's identity) answers the hello.
+        let identity = crate::responder::Identity::generate(Some("legacy.test")).expect("id");
+        let config = identity.server_config().expect("server config");
+        let mut server = rustls::ServerConnection::new(config).expect("server");
+        let hello = client_hello(Some("legacy.test"), [3; 32]);
+        server.read_tls(&mut &hello[..]).expect("read the hello");
+        server
+            .process_new_packets()
+            .expect("rustls accepts the legacy ClientHello");
+        let mut real = Vec::new();
+        while server.wants_write() {
+            server.write_tls(&mut real).expect("write the flight");
+        }
+
+        let asked = ask_and_feed(real).await;
+        let Answer::Hello {
+            version,
+            suite,
+            chain,
+        } = asked
+        else {
+            panic!("no ServerHello read from a real server: {asked:?}");
+        };
+        assert!(modern(version, suite), "{version:#x} {suite:#x}");
+        let want: Vec<Vec<u8>> = identity.chain.iter().map(|c| c.to_vec()).collect();
+        assert_eq!(chain, want);
+    }
+
+    #[tokio::test]
+    async fn an_openssl_tls_1_0_servers_flight_is_read() {
+        // What `openssl s_server -tls1 -cipher AES128-SHA:@SECLEVEL=0` sent (a fuzz seed; its
+        // first byte is the fuzzer's chunk size): ServerHello, one certificate, Done.
+        let seed = include_bytes!("../../../fuzz/corpus/legacy_tls/seed-openssl-tls10-rsa");
+        let Answer::Hello {
+            version,
+            suite,
+            chain,
+        } = ask_and_feed(seed[1..].to_vec()).await
+        else {
+            panic!("no ServerHello read from OpenSSL's flight");
+        };
+        assert_eq!((version, suite), (0x0301, 0x002f));
+        assert_eq!(chain.len(), 1);
+        let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0]).expect("a certificate");
+        assert_eq!(leaf.subject().to_string(), "CN=legacy.test");
     }
 }
