@@ -1,6 +1,7 @@
 //! Making peer-supplied text safe for a terminal: no control characters, no escape
 //! sequences, bounded length.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 /// `text` with every control character (C0, DEL, C1, and the bidirectional overrides)
@@ -25,6 +26,32 @@ pub fn printable(text: &str, max: usize) -> String {
         } else {
             out.push(c);
             count += 1;
+        }
+    }
+    out
+}
+
+/// As [`printable`], for raw bytes from a peer: the valid UTF-8 as text, every byte that is
+/// not UTF-8 as `\xNN` (a binary answer reads as its bytes, not as a row of `�`).
+#[must_use]
+pub fn printable_bytes(bytes: &[u8], max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for chunk in bytes.utf8_chunks() {
+        let text = printable(chunk.valid(), max.saturating_sub(count));
+        count += text.chars().count();
+        let cut = text.ends_with('…');
+        out.push_str(&text);
+        if cut {
+            return out;
+        }
+        for b in chunk.invalid() {
+            if count >= max {
+                out.push('…');
+                return out;
+            }
+            let _ = write!(out, "\\x{b:02x}");
+            count += 4;
         }
     }
     out
@@ -156,6 +183,21 @@ pub fn bidi_override(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_that_are_not_utf8_show_as_bytes() {
+        assert_eq!(
+            printable_bytes(b"\x16\x03\x01ok\xff\xfe", 40),
+            "\\x16\\x03\\x01ok\\xff\\xfe"
+        );
+        assert_eq!(
+            printable_bytes("grüß \x1b[2J".as_bytes(), 40),
+            "grüß \\x1b[2J"
+        );
+        let long = printable_bytes(&[0xff; 100], 20);
+        assert!(long.ends_with('…') && long.chars().count() <= 21, "{long}");
+        assert_eq!(printable_bytes(b"abcdef", 3), "abc…");
+    }
 
     #[test]
     fn escapes_are_neutralised() {

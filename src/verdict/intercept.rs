@@ -309,7 +309,7 @@ pub(super) fn canary(obs: &Observation, hop: &Hop, findings: &mut Vec<Finding>) 
         } else {
             format!(
                 "and said \"{}\"",
-                printable(&String::from_utf8_lossy(said), 40)
+                crate::sanitize::printable_bytes(said, 40)
             )
         };
         findings.push(Finding::warning(

@@ -22,7 +22,7 @@ pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
                 .unwrap_or_default();
             (
                 Verdict::ProtocolError,
-                format!("answered without TLS: \"{}\"{what}", printable(&String::from_utf8_lossy(seen), 60)),
+                format!("answered without TLS: \"{}\"{what}", crate::sanitize::printable_bytes(seen, 60)),
                 Some(format!("another service, or a proxy, answers on {hp} instead of {}", hop.target_title)),
             )
         }
@@ -129,7 +129,7 @@ pub(super) fn busy_responder(seen: &[u8], hop: &Hop) -> Triple {
         Verdict::NoService,
         format!(
             "the responder is busy: \"{}\"",
-            printable(&String::from_utf8_lossy(line), 120)
+            crate::sanitize::printable_bytes(line, 120)
         ),
         Some(format!(
             "mssp-check listen on {}:{} turned this probe away at its connection limit: run the check again; if it keeps happening, something holds connections to it open (see its log), or raise its --max-connections",
