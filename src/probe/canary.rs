@@ -31,18 +31,16 @@ pub async fn probe<C: Connector>(
             };
             Canary::Accepted { port, said }
         }
-        // Accepted, then reset before the connect call returned: it was accepted.
-        Ok(Err(e))
-            if super::tcp::classify(&e) == crate::observation::ConnectFailure::ResetAfterAccept =>
-        {
-            Canary::Accepted {
+        Ok(Err(e)) => match super::tcp::classify(&e) {
+            // Accepted, then reset before the connect call returned: it was accepted.
+            crate::observation::ConnectFailure::ResetAfterAccept => Canary::Accepted {
                 port,
                 said: Vec::new(),
-            }
-        }
-        Ok(Err(e)) => Canary::Closed {
-            port,
-            how: super::tcp::classify(&e).describe(),
+            },
+            f => Canary::Closed {
+                port,
+                how: f.describe(),
+            },
         },
         Err(_) => Canary::Closed {
             port,

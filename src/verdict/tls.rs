@@ -83,11 +83,7 @@ pub(super) fn tls_failure(f: &TlsFailure, hop: &Hop) -> Triple {
 /// something on the way that takes every connection and drops it (DESIGN §5.6). Without the
 /// canary's answer the failure stays a TLS failure (`tls_failure`).
 pub(super) fn accepted_and_dropped(f: &TlsFailure, obs: &Observation, hop: &Hop) -> Option<Triple> {
-    let how = match f {
-        TlsFailure::Closed { silent: true } => "closed",
-        TlsFailure::Reset { silent: true } => "reset",
-        _ => return None,
-    };
+    let how = dropped_silently(f)?;
     let Some(Canary::Accepted { port, .. }) = &obs.canary else {
         return None;
     };
@@ -101,15 +97,20 @@ pub(super) fn accepted_and_dropped(f: &TlsFailure, obs: &Observation, hop: &Hop)
     ))
 }
 
+/// "closed" or "reset" when the handshake ended so before the peer sent a byte.
+fn dropped_silently(f: &TlsFailure) -> Option<&'static str> {
+    match f {
+        TlsFailure::Closed { silent: true } => Some("closed"),
+        TlsFailure::Reset { silent: true } => Some("reset"),
+        _ => None,
+    }
+}
+
 /// Whether a TLS port accepted and then closed or reset without sending a byte: the canary
 /// is asked, to tell an accept-everything middlebox from a service that drops this tool.
 #[must_use]
 pub(super) fn silent_drop(obs: &Observation) -> bool {
-    obs.tls.is_none()
-        && matches!(
-            obs.outcome,
-            Outcome::Tls(TlsFailure::Closed { silent: true } | TlsFailure::Reset { silent: true })
-        )
+    obs.tls.is_none() && matches!(&obs.outcome, Outcome::Tls(f) if dropped_silently(f).is_some())
 }
 
 /// The line `mssp-check listen` sends to a connection it turns away at its connection limit
