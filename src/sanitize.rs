@@ -180,6 +180,29 @@ pub fn bidi_override(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
+/// Text safe inside XML 1.0 attributes and elements (the JUnit reports): escaped, and
+/// control characters, bidirectional overrides and the non-characters XML forbids replaced
+/// with `?`.
+#[must_use]
+pub fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' => out.push(c),
+            c if c.is_control() || bidi_override(c) || matches!(c, '\u{fffe}' | '\u{ffff}') => {
+                out.push('?');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

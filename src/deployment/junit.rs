@@ -8,31 +8,8 @@ use std::io::{self, Write};
 use super::finding::{Kind, MergeFinding};
 use super::input::PathResult;
 use super::view::{endpoint, Source, View};
+use crate::sanitize::xml;
 use crate::verdict::Severity;
-
-/// Text safe inside XML 1.0 attributes and elements: escaped, control characters and
-/// bidirectional overrides replaced. (The single-run renderer has its own; this module stays apart from `report`.)
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' => out.push(c),
-            c if c.is_control()
-                || crate::sanitize::bidi_override(c)
-                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
-            {
-                out.push('?');
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn secs(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)

@@ -5,26 +5,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{Report, Row};
+use crate::sanitize::xml;
 use crate::verdict::Severity;
-
-/// Text safe inside XML 1.0 attributes and elements: escaped, control characters and
-/// bidirectional overrides replaced.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' => out.push(c),
-            c if c.is_control() || crate::sanitize::bidi_override(c) => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn secs(ms: u128) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
